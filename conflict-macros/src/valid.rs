@@ -1,0 +1,265 @@
+//! Rules over the whole declaration. Nothing here generates code; every
+//! problem is recorded, so one build lists them all.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use syn::ext::IdentExt as _;
+
+use crate::ast::{Machine, starts_with_letter};
+use crate::attr::VARIANT;
+use crate::case::pascal_case;
+use crate::errors::Errors;
+
+/// Method names of the `StateMachine` trait and of the generated inherent
+/// impl. An action method with one of these names would shadow it on method
+/// call syntax, so `status.apply(action)` would silently mean something else.
+pub(crate) const RESERVED_ACTION_NAMES: &[&str] = &[
+    "actions",
+    "apply",
+    "can_apply",
+    "can_transition_to",
+    "from_name",
+    "index",
+    "is_initial",
+    "is_terminal",
+    "name",
+    "next_states",
+    "target",
+    "transition_to",
+];
+
+impl Machine<'_> {
+    pub(crate) fn validate(&self, errors: &mut Errors) {
+        self.check_wire_names(errors);
+        self.check_targets(errors);
+        self.check_moves_per_state(errors);
+        self.check_terminal(errors);
+        self.check_reachability(errors);
+        self.check_actions(errors);
+    }
+
+    // Two variants spelled the same on the wire (`#[serde(rename)]`) could not
+    // be told apart in a request body.
+    fn check_wire_names(&self, errors: &mut Errors) {
+        let mut seen = BTreeMap::new();
+        for state in &self.states {
+            if let Some(first) = seen.insert(state.wire.as_str(), state.ident) {
+                errors.spanned(
+                    state.ident,
+                    format!(
+                        "state `{}` has the wire name \"{}\", which `{first}` already has; give one of them another #[serde(rename = \"...\")]",
+                        state.ident, state.wire
+                    ),
+                );
+            }
+        }
+    }
+
+    fn check_targets(&self, errors: &mut Errors) {
+        for state in &self.states {
+            for target in state.attrs.moves.iter().map(|m| &m.target) {
+                if self.state_index(target).is_none() {
+                    errors.spanned(target, self.unknown_state_message(target));
+                }
+            }
+        }
+    }
+
+    fn unknown_state_message(&self, target: &syn::Ident) -> String {
+        let written = target.unraw().to_string();
+        let declared: Vec<String> = self.states.iter().map(|s| format!("`{}`", s.ident)).collect();
+        let suggestion = self
+            .states
+            .iter()
+            .find(|s| s.ident.unraw().to_string().eq_ignore_ascii_case(&written) || s.wire == written)
+            .or_else(|| {
+                self.states
+                    .iter()
+                    .map(|s| (edit_distance(&s.ident.unraw().to_string(), &written), s))
+                    .filter(|(distance, _)| *distance <= (written.chars().count() / 3).max(1))
+                    .min_by_key(|(distance, _)| *distance)
+                    .map(|(_, s)| s)
+            });
+        let mut message = format!("unknown state `{written}` in a move target");
+        if let Some(state) = suggestion {
+            message += &format!("; did you mean `{}`?", state.ident);
+        }
+        message + &format!(" (declared states: {})", declared.join(", "))
+    }
+
+    fn check_moves_per_state(&self, errors: &mut Errors) {
+        for state in &self.states {
+            let moves = &state.attrs.moves;
+            for (i, this) in moves.iter().enumerate() {
+                let earlier = &moves[..i];
+                match &this.action {
+                    Some(action) => {
+                        let same_action = earlier
+                            .iter()
+                            .find(|m| m.action.as_ref().is_some_and(|a| a.unraw() == action.unraw()));
+                        if let Some(first) = same_action {
+                            if first.target == this.target {
+                                errors.spanned(
+                                    action,
+                                    format!("duplicate move `{action} -> {}` from `{}`; remove this one", this.target, state.ident),
+                                );
+                            } else {
+                                errors.spanned(
+                                    action,
+                                    format!(
+                                        "action `{action}` already leads from `{}` to `{}`; one action leads from a state to one target, so rename this action or remove it",
+                                        state.ident, first.target
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                    None => {
+                        if let Some(first) = earlier.iter().find(|m| m.target == this.target) {
+                            let message = match &first.action {
+                                Some(action) => format!(
+                                    "`{}` can already move to `{}` through `{action}`; remove `to({})`",
+                                    state.ident, this.target, this.target
+                                ),
+                                None => format!("duplicate move `to({})` from `{}`; remove this one", this.target, state.ident),
+                            };
+                            errors.spanned(&this.target, message);
+                        }
+                    }
+                }
+                // A bare move declared before a named one to the same target.
+                if let Some(action) = &this.action {
+                    if earlier.iter().any(|m| m.action.is_none() && m.target == this.target) {
+                        errors.spanned(
+                            action,
+                            format!(
+                                "`{}` can already move to `{}` through `to({})`; remove that bare move, `{action}` covers it",
+                                state.ident, this.target, this.target
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_terminal(&self, errors: &mut Errors) {
+        for state in &self.states {
+            match (state.attrs.terminal, state.attrs.moves.is_empty()) {
+                (Some(terminal), false) => errors.at(
+                    terminal,
+                    format!(
+                        "terminal state `{}` declares moves; a terminal state has no way out, so remove `terminal` or its moves",
+                        state.ident
+                    ),
+                ),
+                (None, true) => errors.spanned(
+                    state.ident,
+                    format!(
+                        "state `{}` has no way out; declare its moves with #[{VARIANT}(on(action -> State))] or #[{VARIANT}(to(State))], or mark it #[{VARIANT}(terminal)]",
+                        state.ident
+                    ),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    fn check_reachability(&self, errors: &mut Errors) {
+        let initial: Vec<usize> = (0..self.states.len())
+            .filter(|&i| self.states[i].attrs.initial.is_some())
+            .collect();
+        if initial.is_empty() {
+            errors.spanned(
+                self.ident,
+                format!(
+                    "`{}` has no initial state; mark the state(s) a new resource starts in with #[{VARIANT}(initial)]",
+                    self.ident
+                ),
+            );
+            return;
+        }
+        let mut reached = vec![false; self.states.len()];
+        let mut queue: VecDeque<usize> = initial.into_iter().collect();
+        while let Some(i) = queue.pop_front() {
+            if std::mem::replace(&mut reached[i], true) {
+                continue;
+            }
+            let targets = self.states[i].attrs.moves.iter().filter_map(|m| self.state_index(&m.target));
+            queue.extend(targets.filter(|&t| !reached[t]));
+        }
+        for (state, reached) in self.states.iter().zip(reached) {
+            match (reached, state.attrs.allow_unreachable) {
+                (false, None) => errors.spanned(
+                    state.ident,
+                    format!(
+                        "state `{}` cannot be reached from any initial state; add a move into it, mark it #[{VARIANT}(initial)], or keep it deliberately with #[{VARIANT}(allow_unreachable)]",
+                        state.ident
+                    ),
+                ),
+                (true, Some(allow)) => errors.at(
+                    allow,
+                    format!("state `{}` is reachable; remove `allow_unreachable`", state.ident),
+                ),
+                _ => {}
+            }
+        }
+    }
+
+    fn check_actions(&self, errors: &mut Errors) {
+        let action_enum = self.action_ident();
+        if action_enum == *self.ident {
+            let at = self.attrs.action.as_ref().unwrap_or(self.ident);
+            errors.spanned(at, "the action enum needs a name of its own; choose another `action = ...`");
+        }
+        let mut variants: BTreeMap<String, &syn::Ident> = BTreeMap::new();
+        let mut wires: BTreeMap<String, &syn::Ident> = BTreeMap::new();
+        for (_, action, _) in self.named_moves() {
+            let name = action.unraw().to_string();
+            if RESERVED_ACTION_NAMES.contains(&name.as_str()) {
+                errors.spanned(
+                    action,
+                    format!("action `{name}` would shadow the generated method `{name}`; choose another name for this action"),
+                );
+                continue;
+            }
+            let pascal = pascal_case(&name);
+            if !starts_with_letter(&pascal) {
+                errors.spanned(action, format!("action `{name}` needs a letter after any leading underscores, as in `pay` or `mark_paid`"));
+                continue;
+            }
+            match variants.get(&pascal) {
+                Some(first) if first.unraw() != action.unraw() => errors.spanned(
+                    action,
+                    format!("actions `{first}` and `{action}` both become `{action_enum}::{pascal}`; spell them the same or choose another name"),
+                ),
+                Some(_) => {}
+                None => {
+                    let wire = self.attrs.rename_all.apply(&pascal);
+                    if let Some(first) = wires.insert(wire.clone(), action) {
+                        errors.spanned(
+                            action,
+                            format!("actions `{first}` and `{action}` are both spelled \"{wire}\" on the wire; choose another name"),
+                        );
+                    }
+                    variants.insert(pascal, action);
+                }
+            }
+        }
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}

@@ -1,0 +1,56 @@
+//! State machines for resources served over HTTP.
+//!
+//! Declare the states of a resource as an enum and the legal moves on its
+//! variants; `#[derive(StateMachine)]` checks the declaration at compile time
+//! and generates the transition table, an action enum and one method per
+//! action. An illegal move is a [`TransitionError`] that names the current
+//! state and what is allowed instead.
+//!
+//! ```
+//! use conflict_runtime::StateMachine;
+//!
+//! #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+//! #[state_machine(resource = "ticket")]
+//! enum TicketState {
+//!     #[state(initial, on(start -> InProgress, close -> Closed))]
+//!     Open,
+//!     #[state(on(close -> Closed), to(Open))]
+//!     InProgress,
+//!     #[state(terminal)]
+//!     Closed,
+//! }
+//!
+//! let working = TicketState::Open.start()?;
+//! assert_eq!(working.transition_to(TicketState::Open)?, TicketState::Open);
+//!
+//! let closed = working.close()?;
+//! let refused = closed.start().unwrap_err();
+//! assert_eq!(refused.to_string(), "cannot Start ticket: it is Closed, a terminal state");
+//! # Ok::<(), conflict_runtime::TransitionError<TicketState>>(())
+//! ```
+//!
+//! The derive's attribute reference is on [`StateMachine`](macro@StateMachine).
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `derive` | yes | `#[derive(StateMachine)]` |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod machine;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use crate::machine::{Action, NameKind, StateMachine, TransitionError, UnknownName};
+
+/// Derives [`StateMachine`](trait@StateMachine): see the attribute reference below.
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use conflict_macros::StateMachine;
+
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,133 @@
+//! The machine core: the traits the derive implements and the errors of a
+//! refused move. No HTTP and no I/O here.
+
+mod error;
+
+use core::fmt::Debug;
+use core::hash::Hash;
+
+pub use self::error::{NameKind, TransitionError, UnknownName};
+
+/// The states of a resource and the legal moves between them.
+///
+/// Implemented by `#[derive(StateMachine)]` on a fieldless enum; every lookup
+/// is a `const` table indexed by [`index`](StateMachine::index), so a move
+/// check costs one load. Names are the serde wire names.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a conflict state machine",
+    note = "add `#[derive(conflict_runtime::StateMachine)]` to the enum that lists the resource's states"
+)]
+pub trait StateMachine: Copy + Eq + Debug + 'static {
+    /// The generated enum of named moves (`OrderStatusAction`).
+    type Action: Action<Machine = Self>;
+
+    /// The resource's name in messages and problem bodies (`"order"`).
+    const RESOURCE: &'static str;
+    /// Every state, in declaration order: `STATES[s.index()] == s`.
+    const STATES: &'static [Self];
+    /// Wire names of [`STATES`](Self::STATES), index for index.
+    const NAMES: &'static [&'static str];
+    /// The states a new resource may start in.
+    const INITIAL: &'static [Self];
+    /// The machine as a Mermaid `stateDiagram-v2`.
+    const MERMAID: &'static str;
+    /// The machine as a Graphviz `digraph`.
+    const DOT: &'static str;
+
+    /// Position in [`STATES`](Self::STATES).
+    fn index(self) -> usize;
+
+    /// The state's wire name, exactly as serde spells it.
+    #[must_use]
+    fn name(self) -> &'static str {
+        Self::NAMES[self.index()]
+    }
+
+    /// The state with this wire name.
+    fn from_name(name: &str) -> Option<Self>;
+
+    /// The states `self` may move to, in declaration order.
+    fn next_states(self) -> &'static [Self];
+
+    /// The actions `self` allows, in declaration order.
+    fn actions(self) -> &'static [Self::Action];
+
+    /// Whether the declaration allows moving from `self` to `target`.
+    fn can_transition_to(self, target: Self) -> bool;
+
+    /// The state `action` leads to from `self`, if `self` allows it.
+    fn target(self, action: Self::Action) -> Option<Self>;
+
+    /// Whether a new resource may start in `self`.
+    #[must_use]
+    fn is_initial(self) -> bool {
+        Self::INITIAL.contains(&self)
+    }
+
+    /// Whether `self` has no way out.
+    #[must_use]
+    fn is_terminal(self) -> bool {
+        self.next_states().is_empty()
+    }
+
+    /// Moves to `target`, or says why not and what is allowed instead.
+    ///
+    /// # Errors
+    /// [`TransitionError`] when the declaration has no move from `self` to `target`.
+    fn transition_to(self, target: Self) -> Result<Self, TransitionError<Self>> {
+        if self.can_transition_to(target) {
+            Ok(target)
+        } else {
+            Err(TransitionError::for_target(self, target))
+        }
+    }
+
+    /// Applies `action`, or says why not and what is allowed instead.
+    ///
+    /// # Errors
+    /// [`TransitionError`] when `self` does not allow `action`.
+    fn apply(self, action: Self::Action) -> Result<Self, TransitionError<Self>> {
+        self.target(action)
+            .ok_or_else(|| TransitionError::for_action(self, action))
+    }
+
+    /// The state with this wire name, or an error that lists the known ones.
+    ///
+    /// # Errors
+    /// [`UnknownName`] when no state is spelled `name`.
+    fn parse_name(name: &str) -> Result<Self, UnknownName> {
+        Self::from_name(name)
+            .ok_or_else(|| UnknownName::new(NameKind::State, Self::RESOURCE, name, Self::NAMES))
+    }
+}
+
+/// A named move of a [`StateMachine`]: the generated `OrderStatusAction`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not the action enum of a conflict state machine",
+    note = "`#[derive(conflict_runtime::StateMachine)]` generates the action enum; name it with `#[state_machine(action = Name)]`"
+)]
+pub trait Action: Copy + Eq + Hash + Debug + 'static {
+    /// The state enum whose moves these are.
+    type Machine: StateMachine<Action = Self>;
+
+    /// Every action, in order of first declaration: `ALL[a.index()] == a`.
+    const ALL: &'static [Self];
+    /// Wire names of [`ALL`](Self::ALL), index for index.
+    const NAMES: &'static [&'static str];
+
+    /// Position in [`ALL`](Self::ALL).
+    fn index(self) -> usize;
+
+    /// The action's wire name, in the state enum's serde case convention.
+    #[must_use]
+    fn name(self) -> &'static str {
+        Self::NAMES[self.index()]
+    }
+
+    /// The action with this wire name.
+    fn from_name(name: &str) -> Option<Self>;
+
+    /// The one state this action leads to from every state that allows it,
+    /// if there is one (`cancel` always leads to `Cancelled`).
+    fn target(self) -> Option<Self::Machine>;
+}

@@ -115,6 +115,9 @@ pub(crate) struct Variant {
     pub(crate) moves: Vec<Move>,
     /// From `#[serde(rename = "...")]`.
     pub(crate) rename: Option<String>,
+    /// A `#[state(...)]` failed to parse, so moves or flags may be missing:
+    /// checks of the whole graph would report follow-on errors.
+    pub(crate) incomplete: bool,
 }
 
 impl Variant {
@@ -123,6 +126,7 @@ impl Variant {
         let mut terminal = Once::<()>::new(VARIANT, "terminal");
         let mut allow_unreachable = Once::<()>::new(VARIANT, "allow_unreachable");
         let mut moves = Vec::new();
+        let mut incomplete = false;
         for attr in attrs.iter().filter(|a| a.path().is_ident(VARIANT)) {
             let parsed = attr.parse_nested_meta(|meta| {
                 let span = meta.path.span();
@@ -151,6 +155,7 @@ impl Variant {
             });
             if let Err(error) = parsed {
                 errors.push(error);
+                incomplete = true;
             }
         }
         Variant {
@@ -159,6 +164,7 @@ impl Variant {
             allow_unreachable: allow_unreachable.get().map(|(span, ())| span),
             moves,
             rename: serde_rename(attrs, errors),
+            incomplete,
         }
     }
 }
@@ -178,18 +184,12 @@ fn parse_named_move(input: syn::parse::ParseStream<'_>) -> syn::Result<Move> {
     })
 }
 
-/// `#[serde(rename_all = "...")]`.
+/// `#[serde(rename_all = "...")]`. serde_derive reports a rule it does not
+/// know, so an unknown one is not reported twice.
 fn serde_rename_all(attrs: &[syn::Attribute], errors: &mut Errors) -> RenameRule {
-    let Some(lit) = serde_value(attrs, "rename_all", errors) else {
-        return RenameRule::None;
-    };
-    RenameRule::from_str(&lit.value()).unwrap_or_else(|| {
-        errors.spanned(
-            &lit,
-            format!("unknown serde rename rule; expected one of {}", RenameRule::names()),
-        );
-        RenameRule::None
-    })
+    serde_value(attrs, "rename_all", errors)
+        .and_then(|lit| RenameRule::from_str(&lit.value()))
+        .unwrap_or(RenameRule::None)
 }
 
 /// `#[serde(rename = "...")]` on a variant.

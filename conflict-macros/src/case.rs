@@ -33,11 +33,6 @@ impl RenameRule {
             .map(|&(_, rule)| rule)
     }
 
-    pub(crate) fn names() -> String {
-        let names: Vec<String> = RULES.iter().map(|(name, _)| format!("\"{name}\"")).collect();
-        names.join(", ")
-    }
-
     /// serde's `RenameRule::apply_to_variant`; the input is a PascalCase name.
     pub(crate) fn apply(self, variant: &str) -> String {
         match self {

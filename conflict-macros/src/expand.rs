@@ -165,17 +165,17 @@ impl Machine<'_> {
         quote! {
             #action_enum_definition
 
-            #[allow(clippy::needless_lifetimes)]
+            #[allow(deprecated)]
             const _: () = {
-                const fn __conflict_state_index(state: #ident) -> usize {
+                const fn __conflict_state_index(state: #ident) -> ::core::primitive::usize {
                     match state { #(#state_index_arms,)* }
                 }
 
-                const fn __conflict_action_index(action: #action_enum) -> usize {
+                const fn __conflict_action_index(action: #action_enum) -> ::core::primitive::usize {
                     match action { #(#action_index_arms,)* }
                 }
 
-                const __CONFLICT_ALLOWED: [[bool; #state_count]; #state_count] = [#(#allowed_rows),*];
+                const __CONFLICT_ALLOWED: [[::core::primitive::bool; #state_count]; #state_count] = [#(#allowed_rows),*];
                 const __CONFLICT_TARGETS: [[::core::option::Option<#ident>; #action_count]; #state_count] =
                     [#(#target_rows),*];
                 const __CONFLICT_NEXT: [&[#ident]; #state_count] = [#(#next_rows),*];
@@ -190,7 +190,7 @@ impl Machine<'_> {
                     /// A `const fn`, so moves can be asserted at compile time.
                     #[must_use]
                     #[inline]
-                    #vis const fn can_transition_to(self, target: Self) -> bool {
+                    #vis const fn can_transition_to(self, target: Self) -> ::core::primitive::bool {
                         __CONFLICT_ALLOWED[__conflict_state_index(self)][__conflict_state_index(target)]
                     }
 
@@ -207,19 +207,19 @@ impl Machine<'_> {
                 #[automatically_derived]
                 impl #rt::StateMachine for #ident {
                     type Action = #action_enum;
-                    const RESOURCE: &'static str = #resource;
+                    const RESOURCE: &'static ::core::primitive::str = #resource;
                     const STATES: &'static [Self] = &[#(#state_paths),*];
-                    const NAMES: &'static [&'static str] = &[#(#state_names),*];
+                    const NAMES: &'static [&'static ::core::primitive::str] = &[#(#state_names),*];
                     const INITIAL: &'static [Self] = &[#(#initial),*];
-                    const MERMAID: &'static str = #mermaid;
-                    const DOT: &'static str = #dot;
+                    const MERMAID: &'static ::core::primitive::str = #mermaid;
+                    const DOT: &'static ::core::primitive::str = #dot;
 
                     #[inline]
-                    fn index(self) -> usize {
+                    fn index(self) -> ::core::primitive::usize {
                         __conflict_state_index(self)
                     }
 
-                    fn from_name(name: &str) -> ::core::option::Option<Self> {
+                    fn from_name(name: &::core::primitive::str) -> ::core::option::Option<Self> {
                         match name {
                             #(#state_from_name,)*
                             _ => ::core::option::Option::None,
@@ -237,7 +237,7 @@ impl Machine<'_> {
                     }
 
                     #[inline]
-                    fn can_transition_to(self, target: Self) -> bool {
+                    fn can_transition_to(self, target: Self) -> ::core::primitive::bool {
                         #ident::can_transition_to(self, target)
                     }
 
@@ -251,14 +251,14 @@ impl Machine<'_> {
                 impl #rt::Action for #action_enum {
                     type Machine = #ident;
                     const ALL: &'static [Self] = &[#(#action_paths),*];
-                    const NAMES: &'static [&'static str] = &[#(#action_names),*];
+                    const NAMES: &'static [&'static ::core::primitive::str] = &[#(#action_names),*];
 
                     #[inline]
-                    fn index(self) -> usize {
+                    fn index(self) -> ::core::primitive::usize {
                         __conflict_action_index(self)
                     }
 
-                    fn from_name(name: &str) -> ::core::option::Option<Self> {
+                    fn from_name(name: &::core::primitive::str) -> ::core::option::Option<Self> {
                         match name {
                             #(#action_from_name,)*
                             _ => ::core::option::Option::None,
@@ -282,7 +282,7 @@ impl Machine<'_> {
                 impl ::core::str::FromStr for #action_enum {
                     type Err = #rt::UnknownName;
 
-                    fn from_str(name: &str) -> ::core::result::Result<Self, Self::Err> {
+                    fn from_str(name: &::core::primitive::str) -> ::core::result::Result<Self, Self::Err> {
                         #rt::__private::parse_action(name)
                     }
                 }

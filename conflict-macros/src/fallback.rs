@@ -12,6 +12,10 @@ use crate::valid::RESERVED_ACTION_NAMES;
 impl Machine<'_> {
     pub(crate) fn fallback(&self, error: syn::Error) -> TokenStream {
         let error = error.into_compile_error();
+        if self.action_ident() == *self.ident {
+            // An action enum named like the state enum would only clash with it.
+            return error;
+        }
         let actions = self.actions();
         let action_enum_definition = self.action_enum(&actions);
         if !self.generics.params.is_empty() || self.states.iter().any(|s| !matches!(s.original.fields, syn::Fields::Unit)) {
@@ -37,11 +41,12 @@ impl Machine<'_> {
             #error
             #action_enum_definition
 
+            #[allow(deprecated)]
             const _: () = {
                 #[automatically_derived]
                 #[allow(dead_code, clippy::unused_self)]
                 impl #ident {
-                    #vis const fn can_transition_to(self, _: Self) -> bool {
+                    #vis const fn can_transition_to(self, _: Self) -> ::core::primitive::bool {
                         ::core::unreachable!()
                     }
 
@@ -55,18 +60,18 @@ impl Machine<'_> {
                 #[automatically_derived]
                 impl #rt::StateMachine for #ident {
                     type Action = #action_enum;
-                    const RESOURCE: &'static str = "";
+                    const RESOURCE: &'static ::core::primitive::str = "";
                     const STATES: &'static [Self] = &[];
-                    const NAMES: &'static [&'static str] = &[];
+                    const NAMES: &'static [&'static ::core::primitive::str] = &[];
                     const INITIAL: &'static [Self] = &[];
-                    const MERMAID: &'static str = "";
-                    const DOT: &'static str = "";
+                    const MERMAID: &'static ::core::primitive::str = "";
+                    const DOT: &'static ::core::primitive::str = "";
 
-                    fn index(self) -> usize {
+                    fn index(self) -> ::core::primitive::usize {
                         ::core::unreachable!()
                     }
 
-                    fn from_name(_: &str) -> ::core::option::Option<Self> {
+                    fn from_name(_: &::core::primitive::str) -> ::core::option::Option<Self> {
                         ::core::unreachable!()
                     }
 
@@ -78,7 +83,7 @@ impl Machine<'_> {
                         ::core::unreachable!()
                     }
 
-                    fn can_transition_to(self, _: Self) -> bool {
+                    fn can_transition_to(self, _: Self) -> ::core::primitive::bool {
                         ::core::unreachable!()
                     }
 
@@ -91,13 +96,13 @@ impl Machine<'_> {
                 impl #rt::Action for #action_enum {
                     type Machine = #ident;
                     const ALL: &'static [Self] = &[];
-                    const NAMES: &'static [&'static str] = &[];
+                    const NAMES: &'static [&'static ::core::primitive::str] = &[];
 
-                    fn index(self) -> usize {
+                    fn index(self) -> ::core::primitive::usize {
                         ::core::unreachable!()
                     }
 
-                    fn from_name(_: &str) -> ::core::option::Option<Self> {
+                    fn from_name(_: &::core::primitive::str) -> ::core::option::Option<Self> {
                         ::core::unreachable!()
                     }
 

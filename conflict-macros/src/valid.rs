@@ -31,10 +31,18 @@ pub(crate) const RESERVED_ACTION_NAMES: &[&str] = &[
 impl Machine<'_> {
     pub(crate) fn validate(&self, errors: &mut Errors) {
         self.check_wire_names(errors);
-        self.check_targets(errors);
+        let all_targets_known = self.check_targets(errors);
         self.check_moves_per_state(errors);
         self.check_terminal(errors);
-        self.check_reachability(errors);
+        // The graph is only known when every attribute parsed and every target
+        // exists; otherwise its checks would report follow-on errors.
+        let complete = !self.states.iter().any(|s| s.attrs.incomplete);
+        if complete {
+            let initial = self.check_initial(errors);
+            if all_targets_known && !initial.is_empty() {
+                self.check_reachability(initial, errors);
+            }
+        }
         self.check_actions(errors);
     }
 
@@ -55,14 +63,18 @@ impl Machine<'_> {
         }
     }
 
-    fn check_targets(&self, errors: &mut Errors) {
+    /// Whether every target names a declared state.
+    fn check_targets(&self, errors: &mut Errors) -> bool {
+        let mut all_known = true;
         for state in &self.states {
             for target in state.attrs.moves.iter().map(|m| &m.target) {
                 if self.state_index(target).is_none() {
                     errors.spanned(target, self.unknown_state_message(target));
+                    all_known = false;
                 }
             }
         }
+        all_known
     }
 
     fn unknown_state_message(&self, target: &syn::Ident) -> String {
@@ -76,7 +88,7 @@ impl Machine<'_> {
                 self.states
                     .iter()
                     .map(|s| (edit_distance(&s.ident.unraw().to_string(), &written), s))
-                    .filter(|(distance, _)| *distance <= (written.chars().count() / 3).max(1))
+                    .filter(|(distance, _)| *distance <= suggestion_limit(&written))
                     .min_by_key(|(distance, _)| *distance)
                     .map(|(_, s)| s)
             });
@@ -153,7 +165,7 @@ impl Machine<'_> {
                         state.ident
                     ),
                 ),
-                (None, true) => errors.spanned(
+                (None, true) if !state.attrs.incomplete => errors.spanned(
                     state.ident,
                     format!(
                         "state `{}` has no way out; declare its moves with #[{VARIANT}(on(action -> State))] or #[{VARIANT}(to(State))], or mark it #[{VARIANT}(terminal)]",
@@ -165,7 +177,8 @@ impl Machine<'_> {
         }
     }
 
-    fn check_reachability(&self, errors: &mut Errors) {
+    /// The indices of the initial states; none is an error.
+    fn check_initial(&self, errors: &mut Errors) -> Vec<usize> {
         let initial: Vec<usize> = (0..self.states.len())
             .filter(|&i| self.states[i].attrs.initial.is_some())
             .collect();
@@ -177,8 +190,11 @@ impl Machine<'_> {
                     self.ident
                 ),
             );
-            return;
         }
+        initial
+    }
+
+    fn check_reachability(&self, initial: Vec<usize>, errors: &mut Errors) {
         let mut reached = vec![false; self.states.len()];
         let mut queue: VecDeque<usize> = initial.into_iter().collect();
         while let Some(i) = queue.pop_front() {
@@ -246,6 +262,14 @@ impl Machine<'_> {
                 }
             }
         }
+    }
+}
+
+/// How many edits still look like a typo: one for short names, more for long ones.
+fn suggestion_limit(written: &str) -> usize {
+    match written.chars().count() {
+        0..4 => 1,
+        len => (len / 3).max(2),
     }
 }
 

@@ -1,0 +1,13 @@
+use conflict_runtime::StateMachine;
+
+#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+#[state_machine(resource = "order")]
+#[state_machine(resource = "purchase")]
+enum Order {
+    #[state(initial, on(pay -> Paid))]
+    Pending,
+    #[state(terminal)]
+    Paid,
+}
+
+fn main() {}

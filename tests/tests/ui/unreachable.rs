@@ -1,0 +1,13 @@
+use conflict_runtime::StateMachine;
+
+#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    #[state(initial, on(pay -> Paid))]
+    Pending,
+    #[state(terminal)]
+    Paid,
+    #[state(on(pay -> Paid))]
+    Lost,
+}
+
+fn main() {}

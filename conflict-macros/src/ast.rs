@@ -132,7 +132,10 @@ impl<'a> Machine<'a> {
             let name = action.unraw().to_string();
             let pascal = case::pascal_case(&name);
             // `mark_paid` and `MarkPaid` are one variant; validation reports the clash
-            if actions.iter().any(|known| known.method.unraw() == name || known.variant == pascal) {
+            if actions
+                .iter()
+                .any(|known| known.method.unraw() == name || known.variant == pascal)
+            {
                 continue;
             }
             let variant = if starts_with_letter(&pascal) {
@@ -151,7 +154,9 @@ impl<'a> Machine<'a> {
     }
 
     /// `(from, action, target)` for every named move.
-    pub(crate) fn named_moves(&self) -> impl Iterator<Item = (&State<'a>, &syn::Ident, &syn::Ident)> {
+    pub(crate) fn named_moves(
+        &self,
+    ) -> impl Iterator<Item = (&State<'a>, &syn::Ident, &syn::Ident)> {
         self.states.iter().flat_map(|state| {
             state
                 .attrs
@@ -168,7 +173,9 @@ impl<'a> Machine<'a> {
 
 /// The action declared as `action` (raw or not) in an `on(...)`.
 pub(crate) fn find_action<'x>(actions: &'x [Action], action: &syn::Ident) -> Option<&'x Action> {
-    actions.iter().find(|known| known.method.unraw() == action.unraw())
+    actions
+        .iter()
+        .find(|known| known.method.unraw() == action.unraw())
 }
 
 pub(crate) fn starts_with_letter(name: &str) -> bool {

@@ -6,8 +6,8 @@
 
 use proc_macro2::{Span, TokenTree};
 use syn::meta::ParseNestedMeta;
-use syn::spanned::Spanned;
 use syn::parse::Parse as _;
+use syn::spanned::Spanned;
 use syn::{Token, parenthesized};
 
 use crate::case::RenameRule;
@@ -41,7 +41,10 @@ impl<T> Once<T> {
                     self.key, self.attribute
                 ),
             );
-            error.combine(syn::Error::new(*first, format!("`{}` first set here", self.key)));
+            error.combine(syn::Error::new(
+                *first,
+                format!("`{}` first set here", self.key),
+            ));
             errors.push(error);
         } else {
             self.value = Some((span, value));
@@ -184,7 +187,7 @@ fn parse_named_move(input: syn::parse::ParseStream<'_>) -> syn::Result<Move> {
     })
 }
 
-/// `#[serde(rename_all = "...")]`. serde_derive reports a rule it does not
+/// `#[serde(rename_all = "...")]`. `serde_derive` reports a rule it does not
 /// know, so an unknown one is not reported twice.
 fn serde_rename_all(attrs: &[syn::Attribute], errors: &mut Errors) -> RenameRule {
     serde_value(attrs, "rename_all", errors)
@@ -200,7 +203,7 @@ fn serde_rename(attrs: &[syn::Attribute], errors: &mut Errors) -> Option<String>
 /// The serde value of `key`, in either the `key = "x"` or the
 /// `key(serialize = "x", deserialize = "x")` form. States and actions have one
 /// wire name, so the two directions must agree. Other malformed serde
-/// attributes are left for serde_derive to report.
+/// attributes are left for `serde_derive` to report.
 fn serde_value(attrs: &[syn::Attribute], key: &str, errors: &mut Errors) -> Option<syn::LitStr> {
     let mut value = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {

@@ -33,7 +33,7 @@ impl RenameRule {
             .map(|&(_, rule)| rule)
     }
 
-    /// serde's `RenameRule::apply_to_variant`; the input is a PascalCase name.
+    /// serde's `RenameRule::apply_to_variant`; the input is a `PascalCase` name.
     pub(crate) fn apply(self, variant: &str) -> String {
         match self {
             RenameRule::None | RenameRule::Pascal => variant.to_owned(),

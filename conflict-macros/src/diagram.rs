@@ -10,7 +10,12 @@ impl Machine<'_> {
     pub(crate) fn mermaid(&self, actions: &[Action]) -> String {
         let mut out = String::from("stateDiagram-v2\n");
         for state in &self.states {
-            let _ = writeln!(out, "    state \"{}\" as {}", mermaid_text(&state.wire), state.ident);
+            let _ = writeln!(
+                out,
+                "    state \"{}\" as {}",
+                mermaid_text(&state.wire),
+                state.ident
+            );
         }
         for state in self.states.iter().filter(|s| s.attrs.initial.is_some()) {
             let _ = writeln!(out, "    [*] --> {}", state.ident);
@@ -41,7 +46,11 @@ impl Machine<'_> {
         out.push_str("    rankdir=LR;\n    node [shape=box, style=rounded];\n");
         out.push_str("    __start [shape=point, label=\"\"];\n");
         for state in &self.states {
-            let border = if state.attrs.terminal.is_some() { " [peripheries=2]" } else { "" };
+            let border = if state.attrs.terminal.is_some() {
+                " [peripheries=2]"
+            } else {
+                ""
+            };
             let _ = writeln!(out, "    {}{border};", dot_id(&state.wire));
         }
         for state in self.states.iter().filter(|s| s.attrs.initial.is_some()) {
@@ -56,7 +65,12 @@ impl Machine<'_> {
                     Some(action) => format!(" [label={}]", dot_id(&action.wire)),
                     None => String::new(),
                 };
-                let _ = writeln!(out, "    {} -> {}{label};", dot_id(&state.wire), dot_id(&target.wire));
+                let _ = writeln!(
+                    out,
+                    "    {} -> {}{label};",
+                    dot_id(&state.wire),
+                    dot_id(&target.wire)
+                );
             }
         }
         out.push_str("}\n");

@@ -1,5 +1,8 @@
 //! Model -> tokens. The model has passed validation: every target names a
 //! declared state and every action has one target per state.
+//!
+//! Everything is a `const` table indexed by declaration order, so a move
+//! check is one load on any traffic, predictable or not.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -17,23 +20,79 @@ pub(crate) fn derive(input: &syn::DeriveInput) -> TokenStream {
     machine.validate(&mut errors);
     match errors.finish() {
         // codegen never sees an invalid model
-        Ok(()) => machine.expand(),
+        Ok(()) => Codegen::new(&machine).expand(),
         Err(error) => machine.fallback(error),
     }
 }
 
-impl Machine<'_> {
-    fn expand(&self) -> TokenStream {
-        let rt = self.runtime();
-        let ident = self.ident;
-        let vis = self.vis;
-        let action_enum = self.action_ident();
-        let actions = self.actions();
-        let resource = self.resource();
-        let state_count = self.states.len();
-        let action_count = actions.len();
+/// The declaration resolved to indices into `states` and `actions`.
+struct Graph {
+    /// Per state: distinct targets in declaration order.
+    next: Vec<Vec<usize>>,
+    /// Per state: its actions in declaration order.
+    actions: Vec<Vec<usize>>,
+    /// Per state, per action: where the action leads from that state.
+    targets: Vec<Vec<Option<usize>>>,
+    /// Per action: the one state it leads to from everywhere, if all agree.
+    action_target: Vec<Option<usize>>,
+}
 
-        let state_paths: Vec<TokenStream> = self
+impl Graph {
+    fn new(machine: &Machine<'_>, actions: &[ast::Action]) -> Self {
+        let action_index = |action: &syn::Ident| {
+            actions
+                .iter()
+                .position(|known| known.method.unraw() == action.unraw())
+        };
+        let mut graph = Graph {
+            next: vec![Vec::new(); machine.states.len()],
+            actions: vec![Vec::new(); machine.states.len()],
+            targets: vec![vec![None; actions.len()]; machine.states.len()],
+            action_target: vec![None; actions.len()],
+        };
+        let mut action_targets: Vec<Vec<usize>> = vec![Vec::new(); actions.len()];
+        for (from, state) in machine.states.iter().enumerate() {
+            for m in &state.attrs.moves {
+                let Some(to) = machine.state_index(&m.target) else {
+                    continue;
+                };
+                if !graph.next[from].contains(&to) {
+                    graph.next[from].push(to);
+                }
+                if let Some(action) = m.action.as_ref().and_then(action_index) {
+                    graph.actions[from].push(action);
+                    graph.targets[from][action] = Some(to);
+                    action_targets[action].push(to);
+                }
+            }
+        }
+        for (unique, targets) in graph.action_target.iter_mut().zip(action_targets) {
+            *unique = targets
+                .first()
+                .copied()
+                .filter(|&first| targets.iter().all(|&t| t == first));
+        }
+        graph
+    }
+}
+
+struct Codegen<'m, 'a> {
+    machine: &'m Machine<'a>,
+    actions: Vec<ast::Action>,
+    graph: Graph,
+    rt: syn::Path,
+    action_enum: syn::Ident,
+    state_paths: Vec<TokenStream>,
+    action_paths: Vec<TokenStream>,
+}
+
+impl<'m, 'a> Codegen<'m, 'a> {
+    fn new(machine: &'m Machine<'a>) -> Self {
+        let actions = machine.actions();
+        let graph = Graph::new(machine, &actions);
+        let ident = machine.ident;
+        let action_enum = machine.action_ident();
+        let state_paths = machine
             .states
             .iter()
             .map(|s| {
@@ -41,95 +100,136 @@ impl Machine<'_> {
                 quote!(#ident::#variant)
             })
             .collect();
-        let action_paths: Vec<TokenStream> = actions
+        let action_paths = actions
             .iter()
             .map(|a| {
                 let variant = &a.variant;
                 quote!(#action_enum::#variant)
             })
             .collect();
-        let state_names: Vec<&str> = self.states.iter().map(|s| s.wire.as_str()).collect();
-        let action_names: Vec<&str> = actions.iter().map(|a| a.wire.as_str()).collect();
-        let initial = self
-            .states
-            .iter()
-            .zip(&state_paths)
-            .filter(|(s, _)| s.attrs.initial.is_some())
-            .map(|(_, path)| path);
+        Codegen {
+            machine,
+            actions,
+            graph,
+            rt: machine.runtime(),
+            action_enum,
+            state_paths,
+            action_paths,
+        }
+    }
 
-        let targets_of = |state: &ast::State<'_>| -> Vec<usize> {
-            let mut targets: Vec<usize> = Vec::new();
-            for target in state.attrs.moves.iter().filter_map(|m| self.state_index(&m.target)) {
-                if !targets.contains(&target) {
-                    targets.push(target);
-                }
-            }
-            targets
-        };
-        let allowed_rows = self.states.iter().map(|state| {
-            let targets = targets_of(state);
-            let row = (0..state_count).map(|to| targets.contains(&to));
+    fn expand(&self) -> TokenStream {
+        let action_enum_definition = self.machine.action_enum(&self.actions);
+        let tables = self.tables();
+        let inherent = self.inherent_impl();
+        let machine = self.machine_impl();
+        let action = self.action_impl();
+        let action_traits = self.action_traits();
+        quote! {
+            #action_enum_definition
+
+            #[allow(deprecated)]
+            const _: () = {
+                #tables
+                #inherent
+                #machine
+                #action
+                #action_traits
+            };
+        }
+    }
+
+    /// With no actions the action enum is empty: a body that takes one is `match {}`.
+    fn with_action(&self, body: TokenStream, action: &TokenStream) -> TokenStream {
+        if self.actions.is_empty() {
+            quote!(match #action {})
+        } else {
+            body
+        }
+    }
+
+    fn some_state(&self, index: Option<usize>) -> TokenStream {
+        if let Some(i) = index {
+            let path = &self.state_paths[i];
+            quote!(::core::option::Option::Some(#path))
+        } else {
+            quote!(::core::option::Option::None)
+        }
+    }
+
+    fn tables(&self) -> TokenStream {
+        let ident = self.machine.ident;
+        let action_enum = &self.action_enum;
+        let state_count = self.state_paths.len();
+        let action_count = self.action_paths.len();
+        let state_index_arms = self
+            .state_paths
+            .iter()
+            .enumerate()
+            .map(|(i, path)| quote!(#path => #i));
+        let action_index_arms = self
+            .action_paths
+            .iter()
+            .enumerate()
+            .map(|(i, path)| quote!(#path => #i));
+        let allowed_rows = self.graph.next.iter().map(|next| {
+            let row = (0..state_count).map(|to| next.contains(&to));
             quote!([#(#row),*])
         });
-        let next_rows = self.states.iter().map(|state| {
-            let next = targets_of(state).into_iter().map(|i| &state_paths[i]);
+        let next_rows = self.graph.next.iter().map(|next| {
+            let next = next.iter().map(|&i| &self.state_paths[i]);
             quote!(&[#(#next),*])
         });
-        let action_rows = self.states.iter().map(|state| {
-            let declared = state
-                .attrs
-                .moves
-                .iter()
-                .filter_map(|m| m.action.as_ref())
-                .filter_map(|a| actions.iter().position(|known| known.method.unraw() == a.unraw()))
-                .map(|i| &action_paths[i]);
-            quote!(&[#(#declared),*])
+        let action_rows = self.graph.actions.iter().map(|actions| {
+            let actions = actions.iter().map(|&i| &self.action_paths[i]);
+            quote!(&[#(#actions),*])
         });
-        let some_state = |index: Option<usize>| match index {
-            Some(i) => {
-                let path = &state_paths[i];
-                quote!(::core::option::Option::Some(#path))
-            }
-            None => quote!(::core::option::Option::None),
-        };
-        let target_rows = self.states.iter().map(|state| {
-            let row = actions.iter().map(|action| {
-                let target = state
-                    .attrs
-                    .moves
-                    .iter()
-                    .find(|m| m.action.as_ref().is_some_and(|a| a.unraw() == action.method.unraw()))
-                    .and_then(|m| self.state_index(&m.target));
-                some_state(target)
-            });
+        let target_rows = self.graph.targets.iter().map(|row| {
+            let row = row.iter().map(|&target| self.some_state(target));
             quote!([#(#row),*])
         });
-        // The one state an action always leads to, if every edge agrees.
-        let action_targets = actions.iter().map(|action| {
-            let mut targets = self
-                .named_moves()
-                .filter(|(_, a, _)| a.unraw() == action.method.unraw())
-                .filter_map(|(_, _, target)| self.state_index(target));
-            let first = targets.next();
-            some_state(first.filter(|&first| targets.all(|other| other == first)))
-        });
+        let action_targets = self
+            .graph
+            .action_target
+            .iter()
+            .map(|&target| self.some_state(target));
+        quote! {
+            const fn __conflict_state_index(state: #ident) -> ::core::primitive::usize {
+                match state { #(#state_index_arms,)* }
+            }
 
-        let state_index_arms = state_paths.iter().enumerate().map(|(i, path)| quote!(#path => #i));
-        let action_index_arms = action_paths.iter().enumerate().map(|(i, path)| quote!(#path => #i));
-        let state_from_name = state_names.iter().zip(&state_paths).map(|(name, path)| {
-            quote!(#name => ::core::option::Option::Some(#path))
-        });
-        let action_from_name = action_names.iter().zip(&action_paths).map(|(name, path)| {
-            quote!(#name => ::core::option::Option::Some(#path))
-        });
+            const fn __conflict_action_index(action: #action_enum) -> ::core::primitive::usize {
+                match action { #(#action_index_arms,)* }
+            }
 
-        let action_methods = actions.iter().zip(&action_paths).map(|(action, path)| {
+            const __CONFLICT_ALLOWED: [[::core::primitive::bool; #state_count]; #state_count] =
+                [#(#allowed_rows),*];
+            const __CONFLICT_TARGETS: [[::core::option::Option<#ident>; #action_count]; #state_count] =
+                [#(#target_rows),*];
+            const __CONFLICT_NEXT: [&[#ident]; #state_count] = [#(#next_rows),*];
+            const __CONFLICT_ACTIONS: [&[#action_enum]; #state_count] = [#(#action_rows),*];
+            const __CONFLICT_ACTION_TARGETS: [::core::option::Option<#ident>; #action_count] =
+                [#(#action_targets),*];
+        }
+    }
+
+    fn inherent_impl(&self) -> TokenStream {
+        let Codegen {
+            rt, action_enum, ..
+        } = self;
+        let ident = self.machine.ident;
+        let vis = self.machine.vis;
+        let target_body = self.with_action(
+            quote!(
+                __CONFLICT_TARGETS[__conflict_state_index(self)][__conflict_action_index(action)]
+            ),
+            &quote!(action),
+        );
+        let action_methods = self.actions.iter().zip(&self.action_paths).map(|(action, path)| {
             let method = &action.method;
             let doc = format!(
-                "Applies `{}`: the state it leads to, or a [`{}`]({}) naming the allowed moves.",
-                action.wire,
-                "TransitionError",
-                "::conflict_runtime::TransitionError",
+                "Applies `{}`: the state it leads to from `self`, or a `TransitionError` naming the allowed moves.",
+                action.wire
             );
             quote! {
                 #[doc = #doc]
@@ -139,177 +239,199 @@ impl Machine<'_> {
                 }
             }
         });
-
-        let mermaid = self.mermaid(&actions);
-        let dot = self.dot(&actions);
-        let action_enum_definition = self.action_enum(&actions);
-        let action_enum_name = action_enum.unraw().to_string();
-        // With no actions the action enum is empty: any body taking one is `match {}`.
-        let with_action = |body: TokenStream, action: TokenStream| {
-            if actions.is_empty() { quote!(match #action {}) } else { body }
-        };
-        let display_body = with_action(quote!(formatter.pad(#rt::Action::name(*self))), quote!(*self));
-        let serialize_body = with_action(
-            quote!(#rt::__private::serialize_action(*self, #action_enum_name, serializer)),
-            quote!(*self),
-        );
-        let inherent_target_body = with_action(
-            quote!(__CONFLICT_TARGETS[__conflict_state_index(self)][__conflict_action_index(action)]),
-            quote!(action),
-        );
-        let action_target_body = with_action(
-            quote!(__CONFLICT_ACTION_TARGETS[__conflict_action_index(self)]),
-            quote!(self),
-        );
-
         quote! {
-            #action_enum_definition
-
-            #[allow(deprecated)]
-            const _: () = {
-                const fn __conflict_state_index(state: #ident) -> ::core::primitive::usize {
-                    match state { #(#state_index_arms,)* }
+            #[automatically_derived]
+            #[allow(dead_code)]
+            impl #ident {
+                /// Whether the declaration allows moving from `self` to `target`.
+                /// A `const fn`, so moves can be asserted at compile time.
+                #[must_use]
+                #[inline]
+                #vis const fn can_transition_to(self, target: Self) -> ::core::primitive::bool {
+                    __CONFLICT_ALLOWED[__conflict_state_index(self)][__conflict_state_index(target)]
                 }
 
-                const fn __conflict_action_index(action: #action_enum) -> ::core::primitive::usize {
-                    match action { #(#action_index_arms,)* }
+                /// The state `action` leads to from `self`, if `self` allows it.
+                #[must_use]
+                #[inline]
+                #vis const fn target(self, action: #action_enum) -> ::core::option::Option<Self> {
+                    #target_body
                 }
 
-                const __CONFLICT_ALLOWED: [[::core::primitive::bool; #state_count]; #state_count] = [#(#allowed_rows),*];
-                const __CONFLICT_TARGETS: [[::core::option::Option<#ident>; #action_count]; #state_count] =
-                    [#(#target_rows),*];
-                const __CONFLICT_NEXT: [&[#ident]; #state_count] = [#(#next_rows),*];
-                const __CONFLICT_ACTIONS: [&[#action_enum]; #state_count] = [#(#action_rows),*];
-                const __CONFLICT_ACTION_TARGETS: [::core::option::Option<#ident>; #action_count] =
-                    [#(#action_targets),*];
-
-                #[automatically_derived]
-                #[allow(dead_code)]
-                impl #ident {
-                    /// Whether the declaration allows moving from `self` to `target`.
-                    /// A `const fn`, so moves can be asserted at compile time.
-                    #[must_use]
-                    #[inline]
-                    #vis const fn can_transition_to(self, target: Self) -> ::core::primitive::bool {
-                        __CONFLICT_ALLOWED[__conflict_state_index(self)][__conflict_state_index(target)]
-                    }
-
-                    /// The state `action` leads to from `self`, if `self` allows it.
-                    #[must_use]
-                    #[inline]
-                    #vis const fn target(self, action: #action_enum) -> ::core::option::Option<Self> {
-                        #inherent_target_body
-                    }
-
-                    #(#action_methods)*
-                }
-
-                #[automatically_derived]
-                impl #rt::StateMachine for #ident {
-                    type Action = #action_enum;
-                    const RESOURCE: &'static ::core::primitive::str = #resource;
-                    const STATES: &'static [Self] = &[#(#state_paths),*];
-                    const NAMES: &'static [&'static ::core::primitive::str] = &[#(#state_names),*];
-                    const INITIAL: &'static [Self] = &[#(#initial),*];
-                    const MERMAID: &'static ::core::primitive::str = #mermaid;
-                    const DOT: &'static ::core::primitive::str = #dot;
-
-                    #[inline]
-                    fn index(self) -> ::core::primitive::usize {
-                        __conflict_state_index(self)
-                    }
-
-                    fn from_name(name: &::core::primitive::str) -> ::core::option::Option<Self> {
-                        match name {
-                            #(#state_from_name,)*
-                            _ => ::core::option::Option::None,
-                        }
-                    }
-
-                    #[inline]
-                    fn next_states(self) -> &'static [Self] {
-                        __CONFLICT_NEXT[__conflict_state_index(self)]
-                    }
-
-                    #[inline]
-                    fn actions(self) -> &'static [#action_enum] {
-                        __CONFLICT_ACTIONS[__conflict_state_index(self)]
-                    }
-
-                    #[inline]
-                    fn can_transition_to(self, target: Self) -> ::core::primitive::bool {
-                        #ident::can_transition_to(self, target)
-                    }
-
-                    #[inline]
-                    fn target(self, action: #action_enum) -> ::core::option::Option<Self> {
-                        #ident::target(self, action)
-                    }
-                }
-
-                #[automatically_derived]
-                impl #rt::Action for #action_enum {
-                    type Machine = #ident;
-                    const ALL: &'static [Self] = &[#(#action_paths),*];
-                    const NAMES: &'static [&'static ::core::primitive::str] = &[#(#action_names),*];
-
-                    #[inline]
-                    fn index(self) -> ::core::primitive::usize {
-                        __conflict_action_index(self)
-                    }
-
-                    fn from_name(name: &::core::primitive::str) -> ::core::option::Option<Self> {
-                        match name {
-                            #(#action_from_name,)*
-                            _ => ::core::option::Option::None,
-                        }
-                    }
-
-                    #[inline]
-                    fn target(self) -> ::core::option::Option<#ident> {
-                        #action_target_body
-                    }
-                }
-
-                #[automatically_derived]
-                impl ::core::fmt::Display for #action_enum {
-                    fn fmt(&self, formatter: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                        #display_body
-                    }
-                }
-
-                #[automatically_derived]
-                impl ::core::str::FromStr for #action_enum {
-                    type Err = #rt::UnknownName;
-
-                    fn from_str(name: &::core::primitive::str) -> ::core::result::Result<Self, Self::Err> {
-                        #rt::__private::parse_action(name)
-                    }
-                }
-
-                #[automatically_derived]
-                impl #rt::__private::serde::Serialize for #action_enum {
-                    fn serialize<__S>(&self, serializer: __S) -> ::core::result::Result<__S::Ok, __S::Error>
-                    where
-                        __S: #rt::__private::serde::Serializer,
-                    {
-                        #serialize_body
-                    }
-                }
-
-                #[automatically_derived]
-                impl<'de> #rt::__private::serde::Deserialize<'de> for #action_enum {
-                    fn deserialize<__D>(deserializer: __D) -> ::core::result::Result<Self, __D::Error>
-                    where
-                        __D: #rt::__private::serde::Deserializer<'de>,
-                    {
-                        #rt::__private::deserialize_action(#action_enum_name, deserializer)
-                    }
-                }
-            };
+                #(#action_methods)*
+            }
         }
     }
 
+    fn machine_impl(&self) -> TokenStream {
+        let Codegen {
+            rt,
+            action_enum,
+            state_paths,
+            ..
+        } = self;
+        let machine = self.machine;
+        let ident = machine.ident;
+        let resource = machine.resource();
+        let names = machine.states.iter().map(|s| s.wire.as_str());
+        let initial = machine
+            .states
+            .iter()
+            .zip(state_paths)
+            .filter(|(s, _)| s.attrs.initial.is_some())
+            .map(|(_, path)| path);
+        let from_name = machine.states.iter().zip(state_paths).map(|(state, path)| {
+            let name = &state.wire;
+            quote!(#name => ::core::option::Option::Some(#path))
+        });
+        let mermaid = machine.mermaid(&self.actions);
+        let dot = machine.dot(&self.actions);
+        quote! {
+            #[automatically_derived]
+            impl #rt::StateMachine for #ident {
+                type Action = #action_enum;
+                const RESOURCE: &'static ::core::primitive::str = #resource;
+                const STATES: &'static [Self] = &[#(#state_paths),*];
+                const NAMES: &'static [&'static ::core::primitive::str] = &[#(#names),*];
+                const INITIAL: &'static [Self] = &[#(#initial),*];
+                const MERMAID: &'static ::core::primitive::str = #mermaid;
+                const DOT: &'static ::core::primitive::str = #dot;
+
+                #[inline]
+                fn index(self) -> ::core::primitive::usize {
+                    __conflict_state_index(self)
+                }
+
+                fn from_name(name: &::core::primitive::str) -> ::core::option::Option<Self> {
+                    match name {
+                        #(#from_name,)*
+                        _ => ::core::option::Option::None,
+                    }
+                }
+
+                #[inline]
+                fn next_states(self) -> &'static [Self] {
+                    __CONFLICT_NEXT[__conflict_state_index(self)]
+                }
+
+                #[inline]
+                fn actions(self) -> &'static [#action_enum] {
+                    __CONFLICT_ACTIONS[__conflict_state_index(self)]
+                }
+
+                #[inline]
+                fn can_transition_to(self, target: Self) -> ::core::primitive::bool {
+                    #ident::can_transition_to(self, target)
+                }
+
+                #[inline]
+                fn target(self, action: #action_enum) -> ::core::option::Option<Self> {
+                    #ident::target(self, action)
+                }
+            }
+        }
+    }
+
+    fn action_impl(&self) -> TokenStream {
+        let Codegen {
+            rt,
+            action_enum,
+            action_paths,
+            ..
+        } = self;
+        let ident = self.machine.ident;
+        let names = self.actions.iter().map(|a| a.wire.as_str());
+        let from_name = self.actions.iter().zip(action_paths).map(|(action, path)| {
+            let name = &action.wire;
+            quote!(#name => ::core::option::Option::Some(#path))
+        });
+        let target_body = self.with_action(
+            quote!(__CONFLICT_ACTION_TARGETS[__conflict_action_index(self)]),
+            &quote!(self),
+        );
+        quote! {
+            #[automatically_derived]
+            impl #rt::Action for #action_enum {
+                type Machine = #ident;
+                const ALL: &'static [Self] = &[#(#action_paths),*];
+                const NAMES: &'static [&'static ::core::primitive::str] = &[#(#names),*];
+
+                #[inline]
+                fn index(self) -> ::core::primitive::usize {
+                    __conflict_action_index(self)
+                }
+
+                fn from_name(name: &::core::primitive::str) -> ::core::option::Option<Self> {
+                    match name {
+                        #(#from_name,)*
+                        _ => ::core::option::Option::None,
+                    }
+                }
+
+                #[inline]
+                fn target(self) -> ::core::option::Option<#ident> {
+                    #target_body
+                }
+            }
+        }
+    }
+
+    /// `Display`, `FromStr` and serde for the action enum, all through the
+    /// action's wire name.
+    fn action_traits(&self) -> TokenStream {
+        let Codegen {
+            rt, action_enum, ..
+        } = self;
+        let enum_name = action_enum.unraw().to_string();
+        let display_body = self.with_action(
+            quote!(formatter.pad(#rt::Action::name(*self))),
+            &quote!(*self),
+        );
+        let serialize_body = self.with_action(
+            quote!(#rt::__private::serialize_action(*self, #enum_name, serializer)),
+            &quote!(*self),
+        );
+        quote! {
+            #[automatically_derived]
+            impl ::core::fmt::Display for #action_enum {
+                fn fmt(&self, formatter: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    #display_body
+                }
+            }
+
+            #[automatically_derived]
+            impl ::core::str::FromStr for #action_enum {
+                type Err = #rt::UnknownName;
+
+                fn from_str(name: &::core::primitive::str) -> ::core::result::Result<Self, Self::Err> {
+                    #rt::__private::parse_action(name)
+                }
+            }
+
+            #[automatically_derived]
+            impl #rt::__private::serde::Serialize for #action_enum {
+                fn serialize<__S>(&self, serializer: __S) -> ::core::result::Result<__S::Ok, __S::Error>
+                where
+                    __S: #rt::__private::serde::Serializer,
+                {
+                    #serialize_body
+                }
+            }
+
+            #[automatically_derived]
+            impl<'de> #rt::__private::serde::Deserialize<'de> for #action_enum {
+                fn deserialize<__D>(deserializer: __D) -> ::core::result::Result<Self, __D::Error>
+                where
+                    __D: #rt::__private::serde::Deserializer<'de>,
+                {
+                    #rt::__private::deserialize_action(#enum_name, deserializer)
+                }
+            }
+        }
+    }
+}
+
+impl Machine<'_> {
     /// The action enum's definition, shared with the fallback so that user
     /// code naming actions keeps compiling while a declaration has errors.
     pub(crate) fn action_enum(&self, actions: &[ast::Action]) -> TokenStream {

@@ -18,7 +18,12 @@ impl Machine<'_> {
         }
         let actions = self.actions();
         let action_enum_definition = self.action_enum(&actions);
-        if !self.generics.params.is_empty() || self.states.iter().any(|s| !matches!(s.original.fields, syn::Fields::Unit)) {
+        if !self.generics.params.is_empty()
+            || self
+                .states
+                .iter()
+                .any(|s| !matches!(s.original.fields, syn::Fields::Unit))
+        {
             // The trait's bounds cannot hold for these shapes; stubs would only add errors.
             return quote!(#error #action_enum_definition);
         }

@@ -2,6 +2,7 @@
 //! problem is recorded, so one build lists them all.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
 
 use syn::ext::IdentExt as _;
 
@@ -79,11 +80,17 @@ impl Machine<'_> {
 
     fn unknown_state_message(&self, target: &syn::Ident) -> String {
         let written = target.unraw().to_string();
-        let declared: Vec<String> = self.states.iter().map(|s| format!("`{}`", s.ident)).collect();
+        let declared: Vec<String> = self
+            .states
+            .iter()
+            .map(|s| format!("`{}`", s.ident))
+            .collect();
         let suggestion = self
             .states
             .iter()
-            .find(|s| s.ident.unraw().to_string().eq_ignore_ascii_case(&written) || s.wire == written)
+            .find(|s| {
+                s.ident.unraw().to_string().eq_ignore_ascii_case(&written) || s.wire == written
+            })
             .or_else(|| {
                 self.states
                     .iter()
@@ -94,9 +101,10 @@ impl Machine<'_> {
             });
         let mut message = format!("unknown state `{written}` in a move target");
         if let Some(state) = suggestion {
-            message += &format!("; did you mean `{}`?", state.ident);
+            let _ = write!(message, "; did you mean `{}`?", state.ident);
         }
-        message + &format!(" (declared states: {})", declared.join(", "))
+        let _ = write!(message, " (declared states: {})", declared.join(", "));
+        message
     }
 
     fn check_moves_per_state(&self, errors: &mut Errors) {
@@ -106,9 +114,11 @@ impl Machine<'_> {
                 let earlier = &moves[..i];
                 match &this.action {
                     Some(action) => {
-                        let same_action = earlier
-                            .iter()
-                            .find(|m| m.action.as_ref().is_some_and(|a| a.unraw() == action.unraw()));
+                        let same_action = earlier.iter().find(|m| {
+                            m.action
+                                .as_ref()
+                                .is_some_and(|a| a.unraw() == action.unraw())
+                        });
                         if let Some(first) = same_action {
                             if first.target == this.target {
                                 errors.spanned(
@@ -133,23 +143,28 @@ impl Machine<'_> {
                                     "`{}` can already move to `{}` through `{action}`; remove `to({})`",
                                     state.ident, this.target, this.target
                                 ),
-                                None => format!("duplicate move `to({})` from `{}`; remove this one", this.target, state.ident),
+                                None => format!(
+                                    "duplicate move `to({})` from `{}`; remove this one",
+                                    this.target, state.ident
+                                ),
                             };
                             errors.spanned(&this.target, message);
                         }
                     }
                 }
                 // A bare move declared before a named one to the same target.
-                if let Some(action) = &this.action {
-                    if earlier.iter().any(|m| m.action.is_none() && m.target == this.target) {
-                        errors.spanned(
-                            action,
-                            format!(
-                                "`{}` can already move to `{}` through `to({})`; remove that bare move, `{action}` covers it",
-                                state.ident, this.target, this.target
-                            ),
-                        );
-                    }
+                if let Some(action) = &this.action
+                    && earlier
+                        .iter()
+                        .any(|m| m.action.is_none() && m.target == this.target)
+                {
+                    errors.spanned(
+                        action,
+                        format!(
+                            "`{}` can already move to `{}` through `to({})`; remove that bare move, `{action}` covers it",
+                            state.ident, this.target, this.target
+                        ),
+                    );
                 }
             }
         }
@@ -201,7 +216,11 @@ impl Machine<'_> {
             if std::mem::replace(&mut reached[i], true) {
                 continue;
             }
-            let targets = self.states[i].attrs.moves.iter().filter_map(|m| self.state_index(&m.target));
+            let targets = self.states[i]
+                .attrs
+                .moves
+                .iter()
+                .filter_map(|m| self.state_index(&m.target));
             queue.extend(targets.filter(|&t| !reached[t]));
         }
         for (state, reached) in self.states.iter().zip(reached) {
@@ -226,7 +245,10 @@ impl Machine<'_> {
         let action_enum = self.action_ident();
         if action_enum == *self.ident {
             let at = self.attrs.action.as_ref().unwrap_or(self.ident);
-            errors.spanned(at, "the action enum needs a name of its own; choose another `action = ...`");
+            errors.spanned(
+                at,
+                "the action enum needs a name of its own; choose another `action = ...`",
+            );
         }
         let mut variants: BTreeMap<String, &syn::Ident> = BTreeMap::new();
         let mut wires: BTreeMap<String, &syn::Ident> = BTreeMap::new();
@@ -286,4 +308,158 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+    use crate::ast::Machine;
+    use crate::errors::Errors;
+
+    fn messages(input: &syn::DeriveInput) -> Vec<String> {
+        let mut errors = Errors::default();
+        let machine = Machine::from_syn(input, &mut errors).expect("an enum");
+        machine.validate(&mut errors);
+        match errors.finish() {
+            Ok(()) => Vec::new(),
+            Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_valid_machine_has_no_errors() {
+        let input = syn::parse_quote! {
+            enum Order {
+                #[state(initial, on(pay -> Paid, cancel -> Cancelled))]
+                Pending,
+                #[state(on(cancel -> Cancelled), to(Pending))]
+                Paid,
+                #[state(terminal)]
+                Cancelled,
+            }
+        };
+        assert_eq!(messages(&input), Vec::<String>::new());
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let input = syn::parse_quote! {
+            #[state_machine(bogus)]
+            enum Order {
+                #[state(on(pay -> Payd, pay -> Pending))]
+                Pending,
+                #[state(terminal, to(Pending))]
+                Paid,
+                Stuck,
+            }
+        };
+        let messages = messages(&input);
+        assert_eq!(messages.len(), 6, "{messages:#?}");
+        assert!(messages[0].starts_with("unknown key in #[state_machine(...)]"));
+        assert!(
+            messages[1].starts_with("unknown state `Payd` in a move target; did you mean `Paid`?")
+        );
+        assert!(messages[2].starts_with("action `pay` already leads from `Pending` to `Payd`"));
+        assert!(messages[3].starts_with("terminal state `Paid` declares moves"));
+        assert!(messages[4].starts_with("state `Stuck` has no way out"));
+        assert!(messages[5].starts_with("`Order` has no initial state"));
+    }
+
+    #[test]
+    fn unreachable_states_are_found_through_the_graph() {
+        let input = syn::parse_quote! {
+            enum Flow {
+                #[state(initial, to(B))]
+                A,
+                #[state(to(A))]
+                B,
+                #[state(to(D))]
+                C,
+                #[state(to(C))]
+                D,
+            }
+        };
+        let messages = messages(&input);
+        assert_eq!(messages.len(), 2, "{messages:#?}");
+        assert!(messages[0].starts_with("state `C` cannot be reached"));
+        assert!(messages[1].starts_with("state `D` cannot be reached"));
+    }
+
+    #[test]
+    fn suggestions_only_for_near_misses() {
+        let input = syn::parse_quote! {
+            enum Order {
+                #[state(initial, to(Shiped), to(Xyz), to(cancelled))]
+                Pending,
+                #[state(terminal)]
+                Shipped,
+                #[state(terminal)]
+                Cancelled,
+            }
+        };
+        let messages = messages(&input);
+        assert!(
+            messages[0].contains("did you mean `Shipped`?"),
+            "{}",
+            messages[0]
+        );
+        assert!(!messages[1].contains("did you mean"), "{}", messages[1]);
+        assert!(
+            messages[2].contains("did you mean `Cancelled`?"),
+            "{}",
+            messages[2]
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("Paid", "Paid"), 0);
+        assert_eq!(edit_distance("Paid", "Payd"), 1);
+        assert_eq!(edit_distance("Cancelled", "Canceled"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn resource_names_drop_status_and_state_suffixes() {
+        let resource = |input: syn::DeriveInput| {
+            let mut errors = Errors::default();
+            let name = Machine::from_syn(&input, &mut errors)
+                .expect("an enum")
+                .resource();
+            errors.finish().expect("no errors");
+            name
+        };
+        assert_eq!(
+            resource(syn::parse_quote!(
+                enum OrderStatus {}
+            )),
+            "order"
+        );
+        assert_eq!(
+            resource(syn::parse_quote!(
+                enum TicketState {}
+            )),
+            "ticket"
+        );
+        assert_eq!(
+            resource(syn::parse_quote!(
+                enum Status {}
+            )),
+            "status"
+        );
+        assert_eq!(
+            resource(syn::parse_quote!(
+                enum PullRequest {}
+            )),
+            "pull_request"
+        );
+        assert_eq!(
+            resource(syn::parse_quote!(
+                #[state_machine(resource = "job")]
+                enum Queue {}
+            )),
+            "job"
+        );
+    }
 }

@@ -52,5 +52,5 @@ pub use crate::machine::{Action, NameKind, StateMachine, TransitionError, Unknow
 pub use conflict_macros::StateMachine;
 
 #[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "derive"))]
 pub struct ReadmeDoctests;

@@ -15,7 +15,12 @@ pub use serde;
 /// [`UnknownName`] listing the actions when `name` is none of them.
 pub fn parse_action<A: Action>(name: &str) -> Result<A, UnknownName> {
     A::from_name(name).ok_or_else(|| {
-        UnknownName::new(NameKind::Action, <A::Machine as StateMachine>::RESOURCE, name, A::NAMES)
+        UnknownName::new(
+            NameKind::Action,
+            <A::Machine as StateMachine>::RESOURCE,
+            name,
+            A::NAMES,
+        )
     })
 }
 

@@ -28,7 +28,14 @@ mod std {}
 mod serde {}
 mod conflict_runtime {}
 
-#[derive(::conflict_runtime::StateMachine, ::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::cmp::PartialEq, ::core::cmp::Eq)]
+#[derive(
+    ::conflict_runtime::StateMachine,
+    ::core::clone::Clone,
+    ::core::marker::Copy,
+    ::core::fmt::Debug,
+    ::core::cmp::PartialEq,
+    ::core::cmp::Eq,
+)]
 enum Shadowed {
     #[state(initial, on(go -> Done, fail -> Failed))]
     Start,
@@ -38,7 +45,14 @@ enum Shadowed {
     Failed,
 }
 
-#[derive(::conflict_runtime::StateMachine, ::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::cmp::PartialEq, ::core::cmp::Eq)]
+#[derive(
+    ::conflict_runtime::StateMachine,
+    ::core::clone::Clone,
+    ::core::marker::Copy,
+    ::core::fmt::Debug,
+    ::core::cmp::PartialEq,
+    ::core::cmp::Eq,
+)]
 enum NoActions {
     #[state(initial, to(End))]
     Begin,

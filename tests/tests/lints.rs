@@ -1,5 +1,11 @@
 //! Generated code is clean under the strictest lints a user may turn on.
-#![deny(warnings, missing_docs, unreachable_pub, unused_qualifications, rust_2018_idioms)]
+#![deny(
+    warnings,
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    rust_2018_idioms
+)]
 #![deny(clippy::all, clippy::pedantic, clippy::nursery)]
 
 use conflict_runtime::StateMachine;

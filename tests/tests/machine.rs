@@ -38,9 +38,15 @@ const DECLARED: &[(OrderStatus, OrderStatusAction, OrderStatus)] = &[
 #[test]
 fn constants_list_states_actions_and_initial_states() {
     assert_eq!(OrderStatus::RESOURCE, "order");
-    assert_eq!(OrderStatus::STATES, &[Pending, Paid, Shipped, Delivered, Cancelled, Refunded]);
+    assert_eq!(
+        OrderStatus::STATES,
+        &[Pending, Paid, Shipped, Delivered, Cancelled, Refunded]
+    );
     assert_eq!(OrderStatus::INITIAL, &[Pending]);
-    assert_eq!(OrderStatusAction::ALL, &[Pay, Cancel, Ship, Refund, Deliver]);
+    assert_eq!(
+        OrderStatusAction::ALL,
+        &[Pay, Cancel, Ship, Refund, Deliver]
+    );
     for (i, state) in OrderStatus::STATES.iter().enumerate() {
         assert_eq!(state.index(), i);
     }
@@ -55,8 +61,16 @@ fn every_pair_is_decided_as_declared() {
         for &to in OrderStatus::STATES {
             let declared = DECLARED.iter().any(|&(f, _, t)| f == from && t == to);
             assert_eq!(from.can_transition_to(to), declared, "{from:?} -> {to:?}");
-            assert_eq!(StateMachine::can_transition_to(from, to), declared, "{from:?} -> {to:?}");
-            assert_eq!(from.transition_to(to).is_ok(), declared, "{from:?} -> {to:?}");
+            assert_eq!(
+                StateMachine::can_transition_to(from, to),
+                declared,
+                "{from:?} -> {to:?}"
+            );
+            assert_eq!(
+                from.transition_to(to).is_ok(),
+                declared,
+                "{from:?} -> {to:?}"
+            );
         }
         for &action in OrderStatusAction::ALL {
             let declared = DECLARED
@@ -98,15 +112,24 @@ fn refused_moves_say_what_is_allowed() {
     assert_eq!(by_action.requested_state(), Some(Cancelled));
     assert_eq!(by_action.allowed_next_states(), &[Delivered]);
     assert_eq!(by_action.allowed_actions(), &[Deliver]);
-    assert_eq!(by_action.to_string(), "cannot cancel order: it is shipped; allowed: deliver");
+    assert_eq!(
+        by_action.to_string(),
+        "cannot cancel order: it is shipped; allowed: deliver"
+    );
 
     let by_target = Shipped.transition_to(Paid).unwrap_err();
     assert_eq!(by_target.action(), None);
     assert_eq!(by_target.requested_state(), Some(Paid));
-    assert_eq!(by_target.to_string(), "cannot move order to paid: it is shipped; allowed: delivered");
+    assert_eq!(
+        by_target.to_string(),
+        "cannot move order to paid: it is shipped; allowed: delivered"
+    );
 
     let terminal = Delivered.refund().unwrap_err();
-    assert_eq!(terminal.to_string(), "cannot refund order: it is delivered, a terminal state");
+    assert_eq!(
+        terminal.to_string(),
+        "cannot refund order: it is delivered, a terminal state"
+    );
     assert_eq!(
         format!("{terminal:?}"),
         "TransitionError { current: Delivered, action: Some(Refund), requested_state: Some(Refunded), \
@@ -142,18 +165,36 @@ fn actions_speak_serde_in_both_directions() {
     for &action in OrderStatusAction::ALL {
         let json = serde_json::to_string(&action).unwrap();
         assert_eq!(json, format!("\"{}\"", action.name()));
-        assert_eq!(serde_json::from_str::<OrderStatusAction>(&json).unwrap(), action);
+        assert_eq!(
+            serde_json::from_str::<OrderStatusAction>(&json).unwrap(),
+            action
+        );
         assert_eq!(action.to_string(), action.name());
         assert_eq!(action.name().parse::<OrderStatusAction>(), Ok(action));
     }
-    assert_eq!(format!("[{:>8}]", Pay), "[     pay]");
+    assert_eq!(format!("[{Pay:>8}]"), "[     pay]");
     let error = serde_json::from_str::<OrderStatusAction>("\"teleport\"").unwrap_err();
-    assert!(error.to_string().starts_with("unknown variant `teleport`, expected one of `pay`, `cancel`"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("unknown variant `teleport`, expected one of `pay`, `cancel`"),
+        "{error}"
+    );
     let unknown = "Pay".parse::<OrderStatusAction>().unwrap_err();
     assert_eq!(unknown.kind(), NameKind::Action);
-    assert_eq!(unknown.to_string(), "unknown order action `Pay`; expected one of: pay, cancel, ship, refund, deliver");
+    assert_eq!(
+        unknown.to_string(),
+        "unknown order action `Pay`; expected one of: pay, cancel, ship, refund, deliver"
+    );
     let long = "x".repeat(1000);
-    assert_eq!(long.parse::<OrderStatusAction>().unwrap_err().given().chars().count(), 65);
+    assert_eq!(
+        long.parse::<OrderStatusAction>()
+            .unwrap_err()
+            .given()
+            .chars()
+            .count(),
+        65
+    );
 }
 
 // The move check is usable in `const` items.
@@ -240,13 +281,22 @@ fn the_less_common_declarations_work() {
 
     assert_eq!(DeploymentState::RESOURCE, "deployment");
     assert_eq!(DeploymentState::INITIAL, &[Draft, Queued]);
-    assert_eq!(Step::ALL, &[Step::StartRollout, Step::Type, Step::Complete, Step::Retire]);
-    assert_eq!(Step::NAMES, &["start-rollout", "type", "complete", "retire"]);
+    assert_eq!(
+        Step::ALL,
+        &[Step::StartRollout, Step::Type, Step::Complete, Step::Retire]
+    );
+    assert_eq!(
+        Step::NAMES,
+        &["start-rollout", "type", "complete", "retire"]
+    );
     assert_eq!(Draft.r#type(), Ok(Draft));
     assert_eq!(Queued.name(), "queued!");
     assert_eq!(serde_json::to_string(&Queued).unwrap(), "\"queued!\"");
     assert_eq!(LegacyArchived.name(), "legacy-archived");
-    assert_eq!(serde_json::to_string(&LegacyArchived).unwrap(), "\"legacy-archived\"");
+    assert_eq!(
+        serde_json::to_string(&LegacyArchived).unwrap(),
+        "\"legacy-archived\""
+    );
     assert_eq!(RollingOut.transition_to(Draft), Ok(Draft));
     assert_eq!(RollingOut.next_states(), &[Live, Draft]);
     assert_eq!(RollingOut.actions(), &[Step::Complete]);
@@ -278,7 +328,10 @@ fn a_machine_without_actions_still_moves() {
     assert!(LightAction::ALL.is_empty());
     assert_eq!(Light::Red.transition_to(Light::Green), Ok(Light::Green));
     assert_eq!(
-        Light::Red.transition_to(Light::Yellow).unwrap_err().to_string(),
+        Light::Red
+            .transition_to(Light::Yellow)
+            .unwrap_err()
+            .to_string(),
         "cannot move light to Yellow: it is Red; allowed: Green"
     );
     assert!(serde_json::from_str::<LightAction>("\"go\"").is_err());

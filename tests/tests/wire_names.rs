@@ -39,7 +39,7 @@ enum Plain {
     OutForDelivery,
 }
 
-/// The generated action enum, serialized, must match what serde_derive
+/// The generated action enum, serialized, must match what `serde_derive`
 /// produces for a hand-written enum with the same variants and rule.
 macro_rules! reference_actions {
     ($name:ident, $rule:literal) => {
@@ -60,7 +60,11 @@ where
     S::Action: Serialize + for<'de> Deserialize<'de>,
 {
     for &state in S::STATES {
-        assert_eq!(serde_json::to_value(state).unwrap(), state.name(), "{state:?}");
+        assert_eq!(
+            serde_json::to_value(state).unwrap(),
+            state.name(),
+            "{state:?}"
+        );
         let back: S = serde_json::from_value(state.name().into()).unwrap();
         assert_eq!(back, state);
         assert_eq!(S::from_name(state.name()), Some(state));
@@ -79,10 +83,21 @@ macro_rules! rule_test {
         #[test]
         fn $test() {
             reference_actions!(Reference, $rule);
-            let reference = [Reference::MarkAsPaid, Reference::Pay, Reference::DeliverNow, Reference::RetryRequest]
-                .iter()
-                .map(|a| serde_json::to_value(a).unwrap().as_str().unwrap().to_owned())
-                .collect::<Vec<_>>();
+            let reference = [
+                Reference::MarkAsPaid,
+                Reference::Pay,
+                Reference::DeliverNow,
+                Reference::RetryRequest,
+            ]
+            .iter()
+            .map(|a| {
+                serde_json::to_value(a)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect::<Vec<_>>();
             check::<$machine>(&reference);
         }
     };
@@ -101,7 +116,10 @@ rule_test!(screaming_kebab_case, ScreamingKebab, "SCREAMING-KEBAB-CASE");
 fn no_rule_keeps_variant_names() {
     assert_eq!(Plain::NAMES, &["AwaitingPayment", "OutForDelivery"]);
     assert_eq!(PlainAction::NAMES, &["MarkAsPaid"]);
-    assert_eq!(serde_json::to_value(Plain::OutForDelivery).unwrap(), "OutForDelivery");
+    assert_eq!(
+        serde_json::to_value(Plain::OutForDelivery).unwrap(),
+        "OutForDelivery"
+    );
 }
 
 #[test]

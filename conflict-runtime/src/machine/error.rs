@@ -71,6 +71,10 @@ impl<S: StateMachine> TransitionError<S> {
     }
 }
 
+#[allow(
+    clippy::missing_fields_in_debug,
+    reason = "`requested` is shown as `action` and `requested_state`, beside what is allowed"
+)]
 impl<S: StateMachine> fmt::Debug for TransitionError<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TransitionError")
@@ -91,7 +95,9 @@ impl<S: StateMachine> fmt::Display for Sentence<'_, S> {
         let current = error.current.name();
         match error.requested {
             Requested::Action(action) => write!(f, "cannot {} {}", action.name(), S::RESOURCE)?,
-            Requested::State(state) => write!(f, "cannot move {} to {}", S::RESOURCE, state.name())?,
+            Requested::State(state) => {
+                write!(f, "cannot move {} to {}", S::RESOURCE, state.name())?;
+            }
         }
         let actions = error.allowed_actions();
         let next = error.allowed_next_states();
@@ -155,7 +161,12 @@ const ECHO_LIMIT: usize = 64;
 impl UnknownName {
     /// `given` names no `kind` of `resource`; `expected` are the known names.
     #[must_use]
-    pub fn new(kind: NameKind, resource: &'static str, given: &str, expected: &'static [&'static str]) -> Self {
+    pub fn new(
+        kind: NameKind,
+        resource: &'static str,
+        given: &str,
+        expected: &'static [&'static str],
+    ) -> Self {
         let given = match given.char_indices().nth(ECHO_LIMIT) {
             Some((cut, _)) => format!("{}…", &given[..cut]),
             None => given.to_owned(),

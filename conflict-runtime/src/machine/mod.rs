@@ -131,3 +131,120 @@ pub trait Action: Copy + Eq + Hash + Debug + 'static {
     /// if there is one (`cancel` always leads to `Cancelled`).
     fn target(self) -> Option<Self::Machine>;
 }
+
+#[cfg(test)]
+mod tests {
+    //! The traits work without the derive: a hand-written machine.
+
+    use super::{Action, NameKind, StateMachine, TransitionError, UnknownName};
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Switch {
+        Off,
+        On,
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    enum Flip {
+        Flip,
+    }
+
+    impl StateMachine for Switch {
+        type Action = Flip;
+        const RESOURCE: &'static str = "switch";
+        const STATES: &'static [Self] = &[Switch::Off, Switch::On];
+        const NAMES: &'static [&'static str] = &["off", "on"];
+        const INITIAL: &'static [Self] = &[Switch::Off];
+        const MERMAID: &'static str = "";
+        const DOT: &'static str = "";
+
+        fn index(self) -> usize {
+            self as usize
+        }
+
+        fn from_name(name: &str) -> Option<Self> {
+            Self::NAMES
+                .iter()
+                .position(|n| *n == name)
+                .map(|i| Self::STATES[i])
+        }
+
+        fn next_states(self) -> &'static [Self] {
+            match self {
+                Switch::Off => &[Switch::On],
+                Switch::On => &[],
+            }
+        }
+
+        fn actions(self) -> &'static [Flip] {
+            match self {
+                Switch::Off => &[Flip::Flip],
+                Switch::On => &[],
+            }
+        }
+
+        fn can_transition_to(self, target: Self) -> bool {
+            self.next_states().contains(&target)
+        }
+
+        fn target(self, Flip::Flip: Flip) -> Option<Self> {
+            (self == Switch::Off).then_some(Switch::On)
+        }
+    }
+
+    impl Action for Flip {
+        type Machine = Switch;
+        const ALL: &'static [Self] = &[Flip::Flip];
+        const NAMES: &'static [&'static str] = &["flip"];
+
+        fn index(self) -> usize {
+            0
+        }
+
+        fn from_name(name: &str) -> Option<Self> {
+            (name == "flip").then_some(Flip::Flip)
+        }
+
+        fn target(self) -> Option<Switch> {
+            Some(Switch::On)
+        }
+    }
+
+    #[test]
+    fn provided_methods_follow_the_required_ones() {
+        assert_eq!(Switch::Off.apply(Flip::Flip), Ok(Switch::On));
+        assert_eq!(Switch::Off.transition_to(Switch::On), Ok(Switch::On));
+        assert!(Switch::Off.is_initial() && !Switch::On.is_initial());
+        assert!(Switch::On.is_terminal() && !Switch::Off.is_terminal());
+        assert_eq!(Switch::On.name(), "on");
+        assert_eq!(Flip::Flip.name(), "flip");
+        let refused = Switch::On.apply(Flip::Flip).unwrap_err();
+        assert_eq!(refused, TransitionError::for_action(Switch::On, Flip::Flip));
+        assert_eq!(
+            refused.to_string(),
+            "cannot flip switch: it is on, a terminal state"
+        );
+        assert_eq!(
+            Switch::On
+                .transition_to(Switch::Off)
+                .unwrap_err()
+                .to_string(),
+            "cannot move switch to off: it is on, a terminal state"
+        );
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones_and_cut_long_input() {
+        let error = Switch::parse_name("dim").unwrap_err();
+        assert_eq!(error.kind(), NameKind::State);
+        assert_eq!(error.resource(), "switch");
+        assert_eq!(error.expected(), &["off", "on"]);
+        assert_eq!(
+            error.to_string(),
+            "unknown switch state `dim`; expected one of: off, on"
+        );
+        let long = "é".repeat(100);
+        let error = UnknownName::new(NameKind::Action, "switch", &long, &[]);
+        assert_eq!(error.given(), format!("{}…", "é".repeat(64)));
+    }
+}

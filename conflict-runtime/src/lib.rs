@@ -36,9 +36,14 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `derive` | yes | `#[derive(StateMachine)]` |
+//! | `axum` | yes | [`http`]: 409 problem bodies, extractors, `ETag` and `If-Match` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod http;
 mod machine;
+pub mod store;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -1,1 +1,4 @@
-//! Examples only; see `examples/`.
+//! The applications behind the runnable examples, as libraries so that the
+//! tests drive exactly the router the examples serve.
+
+pub mod orders;

@@ -17,7 +17,7 @@ pub use self::error::{NameKind, TransitionError, UnknownName};
     message = "`{Self}` is not a conflict state machine",
     note = "add `#[derive(conflict_runtime::StateMachine)]` to the enum that lists the resource's states"
 )]
-pub trait StateMachine: Copy + Eq + Debug + 'static {
+pub trait StateMachine: Copy + Eq + Debug + Send + Sync + 'static {
     /// The generated enum of named moves (`OrderStatusAction`).
     type Action: Action<Machine = Self>;
 
@@ -106,7 +106,7 @@ pub trait StateMachine: Copy + Eq + Debug + 'static {
     message = "`{Self}` is not the action enum of a conflict state machine",
     note = "`#[derive(conflict_runtime::StateMachine)]` generates the action enum; name it with `#[state_machine(action = Name)]`"
 )]
-pub trait Action: Copy + Eq + Hash + Debug + 'static {
+pub trait Action: Copy + Eq + Hash + Debug + Send + Sync + 'static {
     /// The state enum whose moves these are.
     type Machine: StateMachine<Action = Self>;
 

@@ -1,0 +1,36 @@
+//! The HTTP layer for axum: problem bodies, extractors, preconditions and
+//! representations. Domain errors become statuses here and nowhere else.
+
+mod etag;
+mod extract;
+mod problem;
+mod response;
+
+pub use self::etag::{MalformedHeader, etag, if_match, if_none_match};
+pub use self::extract::{
+    ActionPath, Conditional, JsonBody, MoveRequest, ResourceId, StateField, StatusField,
+    TargetState,
+};
+pub use self::problem::{PROBLEM_JSON, Problem, ProblemKind};
+pub use self::response::{Created, Transitions};
+
+/// A fallback handler: every unmatched route is a 404 problem.
+#[allow(clippy::unused_async, reason = "axum handlers are async fns")]
+pub async fn not_found(uri: axum::http::Uri) -> Problem {
+    Problem::new(
+        ProblemKind::NotFound,
+        format!("no route serves `{}`", uri.path()),
+    )
+    .with_instance(uri.path())
+}
+
+/// A method fallback: a route that exists but does not serve the method is a
+/// 405 problem.
+#[allow(clippy::unused_async, reason = "axum handlers are async fns")]
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
+    Problem::new(
+        ProblemKind::MethodNotAllowed,
+        format!("`{}` does not serve {method}", uri.path()),
+    )
+    .with_instance(uri.path())
+}

@@ -1,0 +1,191 @@
+//! Versioned resources and atomic moves. Domain errors only: the HTTP layer
+//! maps them to statuses in one place.
+
+mod memory;
+
+use core::future::Future;
+
+use crate::machine::{StateMachine, TransitionError};
+
+pub use self::memory::MemoryStore;
+
+/// A stored resource whose lifecycle is a [`StateMachine`]: an order and its
+/// status.
+pub trait Resource: Clone + PartialEq + Send + Sync + 'static {
+    /// The state enum.
+    type State: StateMachine;
+
+    /// The resource's current state.
+    fn state(&self) -> Self::State;
+
+    /// Records a move; called by a store only after the move was checked.
+    fn set_state(&mut self, state: Self::State);
+}
+
+/// A resource with the version the store gave it. The version grows by one
+/// with every committed change, so it identifies one representation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned<Id, R> {
+    id: Id,
+    version: u64,
+    value: R,
+}
+
+impl<Id, R> Versioned<Id, R> {
+    /// A representation of `value` at `version`.
+    pub fn new(id: Id, version: u64, value: R) -> Self {
+        Versioned { id, version, value }
+    }
+
+    /// The resource's id.
+    pub fn id(&self) -> &Id {
+        &self.id
+    }
+
+    /// The version of this representation.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The resource.
+    pub fn value(&self) -> &R {
+        &self.value
+    }
+
+    /// The resource, by value.
+    pub fn into_value(self) -> R {
+        self.value
+    }
+}
+
+/// A requested move: by action (`POST /orders/1/cancel`) or by target state
+/// (`PATCH /orders/1 {"status": "cancelled"}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Move<S: StateMachine> {
+    /// Apply this action.
+    Action(S::Action),
+    /// Move to this state; a move to the current state is a no-op.
+    To(S),
+}
+
+impl<S: StateMachine> Move<S> {
+    /// Where the move leads from `current`, `None` for a no-op, or why it is refused.
+    ///
+    /// # Errors
+    /// [`TransitionError`] when `current` does not allow the move.
+    pub fn decide(self, current: S) -> Result<Option<S>, TransitionError<S>> {
+        match self {
+            Move::Action(action) => current.apply(action).map(Some),
+            Move::To(target) if target == current => Ok(None),
+            Move::To(target) => current.transition_to(target).map(Some),
+        }
+    }
+}
+
+/// What an `If-Match` header asks of the current version (RFC 9110 §13.1.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// `*`: any current representation.
+    Any,
+    /// One of these versions. Tags this crate did not issue never match.
+    OneOf(Vec<u64>),
+}
+
+impl Expected {
+    /// Whether a resource at `version` satisfies the precondition.
+    #[must_use]
+    pub fn matches(&self, version: u64) -> bool {
+        match self {
+            Expected::Any => true,
+            Expected::OneOf(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// Why a store refused a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError<S: StateMachine> {
+    /// No resource has this id.
+    #[error("not found")]
+    NotFound,
+    /// The move is not allowed from the current state.
+    #[error(transparent)]
+    Transition(TransitionError<S>),
+    /// The precondition does not hold for the current version.
+    #[error("the {} is at version {version}, in state {}", S::RESOURCE, state.name())]
+    PreconditionFailed {
+        /// The version the resource is at.
+        version: u64,
+        /// The state the resource is in.
+        state: S,
+    },
+    /// A resource with this id exists with different content.
+    #[error("a different {} exists with this id", S::RESOURCE)]
+    AlreadyExists {
+        /// The version of the existing resource.
+        version: u64,
+    },
+    /// The storage backend failed; the detail is for logs, not clients.
+    #[error("storage backend failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl<S: StateMachine> From<TransitionError<S>> for StoreError<S> {
+    fn from(error: TransitionError<S>) -> Self {
+        StoreError::Transition(error)
+    }
+}
+
+/// What [`Store::insert`] did: created the resource or found it there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inserted<Id, R> {
+    /// A new resource.
+    Created(Versioned<Id, R>),
+    /// The identical resource was there already: an idempotent retry.
+    Existing(Versioned<Id, R>),
+}
+
+impl<Id, R> Inserted<Id, R> {
+    /// The stored resource, whether new or found.
+    pub fn resource(&self) -> &Versioned<Id, R> {
+        match self {
+            Inserted::Created(resource) | Inserted::Existing(resource) => resource,
+        }
+    }
+}
+
+/// Storage for versioned resources where a move is one atomic step.
+///
+/// [`apply`](Store::apply) checks the precondition, the move and the version
+/// together and commits in the same step: there is no window between reading
+/// the state and writing the new one.
+pub trait Store<R: Resource>: Clone + Send + Sync + 'static {
+    /// How resources are named.
+    type Id: Clone + Send + Sync + 'static;
+
+    /// The resource with this id.
+    fn get(
+        &self,
+        id: &Self::Id,
+    ) -> impl Future<Output = Result<Versioned<Self::Id, R>, StoreError<R::State>>> + Send;
+
+    /// Stores `value` under `id` unless a resource is there. The identical
+    /// resource again is [`Inserted::Existing`]; a different one is
+    /// [`StoreError::AlreadyExists`].
+    fn insert(
+        &self,
+        id: Self::Id,
+        value: R,
+    ) -> impl Future<Output = Result<Inserted<Self::Id, R>, StoreError<R::State>>> + Send;
+
+    /// Checks `expected` against the current version and the move against
+    /// the current state, and commits the move, in one atomic step. A move to
+    /// the current state commits nothing and returns the resource unchanged.
+    fn apply(
+        &self,
+        id: &Self::Id,
+        requested: Move<R::State>,
+        expected: Option<&Expected>,
+    ) -> impl Future<Output = Result<Versioned<Self::Id, R>, StoreError<R::State>>> + Send;
+}

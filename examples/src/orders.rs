@@ -1,0 +1,139 @@
+//! The `orders` service: the HTTP contract of DESIGN.md on an in-memory store.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use conflict_runtime::StateMachine;
+use conflict_runtime::http::{
+    self, Conditional, Created, JsonBody, MoveRequest, Problem, ProblemKind, ResourceId,
+    Transitions,
+};
+use conflict_runtime::store::{Inserted, MemoryStore, Resource, Versioned};
+use serde::{Deserialize, Serialize};
+
+/// The lifecycle of an order.
+#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[state_machine(resource = "order")]
+pub enum OrderStatus {
+    /// Created, not paid yet.
+    #[state(initial, on(pay -> Paid, cancel -> Cancelled))]
+    Pending,
+    /// Paid, not shipped yet.
+    #[state(on(ship -> Shipped, cancel -> Cancelled, refund -> Refunded))]
+    Paid,
+    /// On its way.
+    #[state(on(deliver -> Delivered))]
+    Shipped,
+    /// With the customer.
+    #[state(terminal)]
+    Delivered,
+    /// Called off before shipping.
+    #[state(terminal)]
+    Cancelled,
+    /// Paid back before shipping.
+    #[state(terminal)]
+    Refunded,
+}
+
+/// An order as stored and served.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    /// Given by the store.
+    pub id: u64,
+    /// Where the order is in its lifecycle.
+    pub status: OrderStatus,
+    /// What was ordered.
+    pub item: String,
+    /// How many.
+    pub quantity: u32,
+}
+
+impl Resource for Order {
+    type State = OrderStatus;
+
+    fn state(&self) -> OrderStatus {
+        self.status
+    }
+
+    fn set_state(&mut self, status: OrderStatus) {
+        self.status = status;
+    }
+}
+
+/// The body of `POST /orders`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct NewOrder {
+    item: String,
+    quantity: u32,
+}
+
+/// The orders the service keeps.
+pub type Orders = MemoryStore<Order>;
+
+/// Bodies larger than this are refused with 413; orders are small.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The service's routes over `orders`.
+pub fn router(orders: Orders) -> Router {
+    Router::new()
+        .route("/orders", post(create))
+        .route("/orders/{id}", get(show).patch(act))
+        .route("/orders/{id}/{action}", post(act))
+        .route("/orders/{id}/transitions", get(transitions))
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(orders)
+}
+
+async fn create(
+    State(orders): State<Orders>,
+    JsonBody(new): JsonBody<NewOrder>,
+) -> Result<Response, Problem> {
+    let item = new.item.trim();
+    if item.is_empty() {
+        return Err(invalid("item", "`item` must name what is ordered"));
+    }
+    if new.quantity < 1 {
+        return Err(invalid("quantity", "`quantity` must be at least 1"));
+    }
+    let order = orders.create(|id| Order {
+        id,
+        status: OrderStatus::Pending,
+        item: item.to_owned(),
+        quantity: new.quantity,
+    });
+    let location = format!("/orders/{}", order.id());
+    Ok(Created::new(Inserted::Created(order), location).into_response())
+}
+
+fn invalid(field: &'static str, detail: &str) -> Problem {
+    Problem::new(ProblemKind::InvalidInput, detail)
+        .with_instance("/orders")
+        .with("field", field)
+}
+
+async fn show(
+    State(orders): State<Orders>,
+    id: ResourceId<u64, OrderStatus>,
+    conditional: Conditional,
+) -> Result<Response, Problem> {
+    Ok(conditional.respond(id.load(&orders).await?))
+}
+
+/// Every move of an order: `POST /orders/{id}/{action}` and `PATCH /orders/{id}`.
+async fn act(
+    State(orders): State<Orders>,
+    request: MoveRequest<OrderStatus, u64>,
+) -> Result<Versioned<u64, Order>, Problem> {
+    request.apply(&orders).await
+}
+
+async fn transitions(
+    State(orders): State<Orders>,
+    id: ResourceId<u64, OrderStatus>,
+) -> Result<Transitions, Problem> {
+    Ok(Transitions::of(id.load(&orders).await?.value().status))
+}

@@ -79,7 +79,7 @@ const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(orders: Orders) -> Router {
     Router::new()
         .route("/orders", post(create))
-        .route("/orders/{id}", get(show).patch(act))
+        .route("/orders/{id}", get(show).patch(act).put(create_at))
         .route("/orders/{id}/{action}", post(act))
         .route("/orders/{id}/transitions", get(transitions))
         .fallback(http::not_found)
@@ -88,31 +88,51 @@ pub fn router(orders: Orders) -> Router {
         .with_state(orders)
 }
 
+impl NewOrder {
+    /// The order this body asks for, under `id`; 422 naming the bad field.
+    fn into_order(self, id: u64, instance: &str) -> Result<Order, Problem> {
+        let invalid = |field: &'static str, detail: &str| {
+            Problem::new(ProblemKind::InvalidInput, detail)
+                .with_instance(instance)
+                .with("field", field)
+        };
+        let item = self.item.trim();
+        if item.is_empty() {
+            return Err(invalid("item", "`item` must name what is ordered"));
+        }
+        if self.quantity < 1 {
+            return Err(invalid("quantity", "`quantity` must be at least 1"));
+        }
+        Ok(Order {
+            id,
+            status: OrderStatus::Pending,
+            item: item.to_owned(),
+            quantity: self.quantity,
+        })
+    }
+}
+
+/// `POST /orders`: a new order under the next free id.
 async fn create(
     State(orders): State<Orders>,
     JsonBody(new): JsonBody<NewOrder>,
 ) -> Result<Response, Problem> {
-    let item = new.item.trim();
-    if item.is_empty() {
-        return Err(invalid("item", "`item` must name what is ordered"));
-    }
-    if new.quantity < 1 {
-        return Err(invalid("quantity", "`quantity` must be at least 1"));
-    }
-    let order = orders.create(|id| Order {
-        id,
-        status: OrderStatus::Pending,
-        item: item.to_owned(),
-        quantity: new.quantity,
-    });
-    let location = format!("/orders/{}", order.id());
-    Ok(Created::new(Inserted::Created(order), location).into_response())
+    // Validate before taking an id, so a refused body does not use one up.
+    let order = new.into_order(0, "/orders")?;
+    let created = orders.create(|id| Order { id, ..order });
+    let location = format!("/orders/{}", created.id());
+    Ok(Created::new(Inserted::Created(created), location).into_response())
 }
 
-fn invalid(field: &'static str, detail: &str) -> Problem {
-    Problem::new(ProblemKind::InvalidInput, detail)
-        .with_instance("/orders")
-        .with("field", field)
+/// `PUT /orders/{id}`: creates the order under the client's id, at most once.
+async fn create_at(
+    State(orders): State<Orders>,
+    id: ResourceId<u64, OrderStatus>,
+    conditional: Conditional,
+    JsonBody(new): JsonBody<NewOrder>,
+) -> Result<Created<u64, Order>, Problem> {
+    let order = new.into_order(*id, &format!("/orders/{}", *id))?;
+    id.create(&orders, order, &conditional).await
 }
 
 async fn show(

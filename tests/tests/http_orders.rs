@@ -435,3 +435,55 @@ async fn racing_conflicting_moves_have_exactly_one_winner() {
         assert_eq!(order["status"], won_state);
     }
 }
+
+#[tokio::test]
+async fn put_creates_under_a_client_id_at_most_once() {
+    let server = serve().await;
+    let body = r#"{"item": "kettle", "quantity": 1}"#;
+    let other = r#"{"item": "kettle", "quantity": 2}"#;
+    let response = server
+        .send(Method::PUT, "/orders/77", &JSON, Some(body))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["location"], "/orders/77");
+    assert_eq!(response.json::<Value>().await.unwrap()["id"], 77);
+    // The identical create again is a retry: 200, even when create-only.
+    let response = server
+        .send(Method::PUT, "/orders/77", &JSON, Some(body))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let create_only = [JSON[0], ("if-none-match", "*")];
+    let response = server
+        .send(Method::PUT, "/orders/77", &create_only, Some(body))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // Different content: 409, or 412 when the request was create-only.
+    let body409 = problem(
+        server
+            .send(Method::PUT, "/orders/77", &JSON, Some(other))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(body409["type"], "urn:conflict:problem:already-exists");
+    assert_eq!(body409["etag"], "\"1\"");
+    let body412 = problem(
+        server
+            .send(Method::PUT, "/orders/77", &create_only, Some(other))
+            .await,
+        412,
+    )
+    .await;
+    assert_eq!(body412["current_state"], "pending");
+    // Server-assigned ids skip the ones clients took.
+    for expected in [1, 2] {
+        assert_eq!(server.create("x", 1).await, expected);
+    }
+    problem(
+        server
+            .send(Method::PUT, "/orders/78", &JSON, Some(r#"{"item": ""}"#))
+            .await,
+        422,
+    )
+    .await;
+}

@@ -14,9 +14,9 @@ use serde::de::DeserializeOwned;
 
 use super::etag::{self, MalformedHeader};
 use super::problem::{Problem, ProblemKind};
-use super::response::{precondition_failed, store_problem};
+use super::response::{Created, precondition_failed, store_problem};
 use crate::machine::{Action, NameKind, StateMachine, UnknownName};
-use crate::store::{Expected, Move, Resource, Store, Versioned};
+use crate::store::{Expected, Move, Resource, Store, StoreError, Versioned};
 
 /// Maps an axum rejection to the problem of the same status.
 fn rejection_problem(status: StatusCode, text: String, instance: &str) -> Problem {
@@ -89,7 +89,7 @@ impl<Id, S> ResourceId<Id, S> {
     }
 }
 
-impl<Id: Display, S: StateMachine> ResourceId<Id, S> {
+impl<Id: Display + Clone, S: StateMachine> ResourceId<Id, S> {
     /// Loads the resource; an absent one is a 404 problem naming it.
     ///
     /// # Errors
@@ -102,6 +102,36 @@ impl<Id: Display, S: StateMachine> ResourceId<Id, S> {
         store.get(&self.id).await.map_err(|error| {
             store_problem(error, Some(&self.id)).with_instance(self.instance.as_str())
         })
+    }
+
+    /// Creates `value` under this id (a `PUT` to the resource's own path),
+    /// at most once: the identical resource again is a 200 (a retry), a
+    /// different one a 409, or a 412 when `If-None-Match` (`*` makes the
+    /// request create-only) matches what is there.
+    ///
+    /// # Errors
+    /// The [`Problem`] for the refusal.
+    pub async fn create<R, St>(
+        &self,
+        store: &St,
+        value: R,
+        conditional: &Conditional,
+    ) -> Result<Created<Id, R>, Problem>
+    where
+        R: Resource<State = S>,
+        St: Store<R, Id = Id>,
+    {
+        let instance = self.instance.as_str();
+        match store.insert(self.id.clone(), value).await {
+            Ok(inserted) => Ok(Created::new(inserted, instance)),
+            Err(StoreError::AlreadyExists { version, state })
+                if conditional.0.as_ref().is_some_and(|e| e.matches(version)) =>
+            {
+                let resource = format!("{} {}", S::RESOURCE, self.id);
+                Err(precondition_failed(&resource, version, state).with_instance(instance))
+            }
+            Err(error) => Err(store_problem(error, Some(&self.id)).with_instance(instance)),
+        }
     }
 }
 

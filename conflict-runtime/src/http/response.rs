@@ -158,13 +158,14 @@ pub(crate) fn store_problem<S: StateMachine>(
         StoreError::PreconditionFailed { version, state } => {
             precondition_failed(&resource, version, state)
         }
-        StoreError::AlreadyExists { version } => Problem::new(
+        StoreError::AlreadyExists { version, state } => Problem::new(
             ProblemKind::AlreadyExists,
             format!(
                 "{resource} exists with different content; fetch it, or create under another id"
             ),
         )
         .with("resource", S::RESOURCE)
+        .with("current_state", state.name())
         .with("etag", etag_text(version))
         .with_header(ETAG, etag(version)),
         StoreError::Backend(cause) => {

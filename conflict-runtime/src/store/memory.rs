@@ -67,6 +67,7 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
             }
             Entry::Occupied(existing) => Err(StoreError::AlreadyExists {
                 version: existing.get().version,
+                state: existing.get().value.state(),
             }),
             Entry::Vacant(slot) => Ok(Inserted::Created(
                 slot.insert(Versioned::new(id, 1, value)).clone(),

@@ -125,6 +125,8 @@ pub enum StoreError<S: StateMachine> {
     AlreadyExists {
         /// The version of the existing resource.
         version: u64,
+        /// The state of the existing resource.
+        state: S,
     },
     /// The storage backend failed; the detail is for logs, not clients.
     #[error("storage backend failed: {0}")]

@@ -1,16 +1,21 @@
-//! `cargo run --example orders [-- --addr HOST:PORT]`: the orders service on
-//! an in-memory store, on 127.0.0.1:3000 unless `--addr` or `ORDERS_ADDR`
-//! says otherwise.
+//! `cargo run --example orders [-- --addr HOST:PORT] [--require-if-match]`:
+//! the orders service on an in-memory store, on 127.0.0.1:3000 unless
+//! `--addr` or `ORDERS_ADDR` says otherwise.
 
 use std::net::SocketAddr;
 
-use conflict_examples::orders::{Orders, router};
+use conflict_examples::orders::{Options, Orders, router_with};
 use conflict_runtime::http::Problem;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+
+const USAGE: &str = "usage: orders [--addr HOST:PORT] [--require-if-match]
+
+  --addr HOST:PORT      where to listen (default 127.0.0.1:3000, or ORDERS_ADDR)
+  --require-if-match    refuse moves without If-Match (428)";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,8 +25,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| EnvFilter::new("info,tower_http=debug")),
         )
         .init();
-    let addr = address()?;
-    let app = router(Orders::new())
+    let (addr, options) = arguments()?;
+    let app = router_with(Orders::new(), options)
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(Problem::internal())
@@ -32,20 +37,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn address() -> Result<SocketAddr, String> {
+fn arguments() -> Result<(SocketAddr, Options), String> {
     let mut args = std::env::args().skip(1);
     let mut addr = std::env::var("ORDERS_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.to_owned());
+    let mut options = Options::default();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
+            "--require-if-match" => options.require_if_match = true,
             "-h" | "--help" => {
-                println!(
-                    "usage: orders [--addr HOST:PORT]   (default {DEFAULT_ADDR}, or ORDERS_ADDR)"
-                );
+                println!("{USAGE}");
                 std::process::exit(0);
             }
-            other => return Err(format!("unknown argument `{other}`; try --help")),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
-    addr.parse().map_err(|e| format!("--addr `{addr}`: {e}"))
+    let addr = addr.parse().map_err(|e| format!("--addr `{addr}`: {e}"))?;
+    Ok((addr, options))
 }

@@ -1,13 +1,14 @@
 //! The `orders` service: the HTTP contract of DESIGN.md on an in-memory store.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use conflict_runtime::StateMachine;
 use conflict_runtime::http::{
-    self, Conditional, Created, JsonBody, MoveRequest, Problem, ProblemKind, ResourceId,
-    Transitions,
+    self, Conditional, Created, Idempotency, JsonBody, MemoryKeys, MoveRequest, Problem,
+    ProblemKind, ResourceId, Transitions,
 };
 use conflict_runtime::store::{Inserted, MemoryStore, Resource, Versioned};
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,42 @@ const BODY_LIMIT: usize = 64 * 1024;
 
 /// The service's routes over `orders`.
 pub fn router(orders: Orders) -> Router {
+    router_with(orders, Options::default())
+}
+
+/// How the service treats requests.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Refuse moves without `If-Match` (428): no client can overwrite a
+    /// change it has not seen.
+    pub require_if_match: bool,
+}
+
+#[derive(Clone)]
+struct App {
+    orders: Orders,
+    options: Options,
+}
+
+impl FromRef<App> for Orders {
+    fn from_ref(app: &App) -> Orders {
+        app.orders.clone()
+    }
+}
+
+/// The client a request comes from, for scoping idempotency keys. A demo
+/// identity: a real service takes it from authentication, not a header.
+fn client(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get("x-client-id")?
+        .to_str()
+        .ok()
+        .map(str::to_owned)
+}
+
+/// The service's routes over `orders`, with `options`.
+pub fn router_with(orders: Orders, options: Options) -> Router {
     Router::new()
         .route("/orders", post(create))
         .route("/orders/{id}", get(show).patch(act).put(create_at))
@@ -84,8 +121,9 @@ pub fn router(orders: Orders) -> Router {
         .route("/orders/{id}/transitions", get(transitions))
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(Idempotency::new(MemoryKeys::default()).scoped_by(client))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(orders)
+        .with_state(App { orders, options })
 }
 
 impl NewOrder {
@@ -145,10 +183,15 @@ async fn show(
 
 /// Every move of an order: `POST /orders/{id}/{action}` and `PATCH /orders/{id}`.
 async fn act(
-    State(orders): State<Orders>,
+    State(app): State<App>,
     request: MoveRequest<OrderStatus, u64>,
 ) -> Result<Versioned<u64, Order>, Problem> {
-    request.apply(&orders).await
+    let request = if app.options.require_if_match {
+        request.require_if_match()
+    } else {
+        request
+    };
+    request.apply(&app.orders).await
 }
 
 async fn transitions(

@@ -3,6 +3,7 @@
 
 mod etag;
 mod extract;
+mod idempotency;
 mod problem;
 mod response;
 
@@ -10,6 +11,10 @@ pub use self::etag::{MalformedHeader, etag, if_match, if_none_match};
 pub use self::extract::{
     ActionPath, Conditional, JsonBody, MoveRequest, ResourceId, StateField, StatusField,
     TargetState,
+};
+pub use self::idempotency::{
+    Begin, Fingerprint, IDEMPOTENCY_KEY, IDEMPOTENCY_REPLAYED, Idempotency, IdempotencyService,
+    IdempotencyStore, MemoryKeys, ScopedKey, StoredResponse,
 };
 pub use self::problem::{PROBLEM_JSON, Problem, ProblemKind};
 pub use self::response::{Created, Transitions};

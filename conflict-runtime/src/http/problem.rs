@@ -39,6 +39,10 @@ pub enum ProblemKind {
     PreconditionRequired,
     /// 405: the route does not serve this method.
     MethodNotAllowed,
+    /// 409: a request with the same `Idempotency-Key` is still being handled.
+    IdempotencyKeyInFlight,
+    /// 422: the `Idempotency-Key` was used for a different request.
+    IdempotencyKeyReused,
     /// 500: something unexpected; the body tells nothing of it.
     Internal,
 }
@@ -60,6 +64,8 @@ impl ProblemKind {
             ProblemKind::PreconditionFailed => "urn:conflict:problem:precondition-failed",
             ProblemKind::PreconditionRequired => "urn:conflict:problem:precondition-required",
             ProblemKind::MethodNotAllowed => "urn:conflict:problem:method-not-allowed",
+            ProblemKind::IdempotencyKeyInFlight => "urn:conflict:problem:idempotency-key-in-flight",
+            ProblemKind::IdempotencyKeyReused => "urn:conflict:problem:idempotency-key-reused",
             ProblemKind::Internal => "urn:conflict:problem:internal",
         }
     }
@@ -80,6 +86,8 @@ impl ProblemKind {
             ProblemKind::PreconditionFailed => "Precondition failed",
             ProblemKind::PreconditionRequired => "Precondition required",
             ProblemKind::MethodNotAllowed => "Method not allowed",
+            ProblemKind::IdempotencyKeyInFlight => "Request in progress",
+            ProblemKind::IdempotencyKeyReused => "Idempotency key reused",
             ProblemKind::Internal => "Internal server error",
         }
     }
@@ -88,11 +96,13 @@ impl ProblemKind {
     #[must_use]
     pub fn status(self) -> StatusCode {
         match self {
-            ProblemKind::IllegalTransition | ProblemKind::AlreadyExists => StatusCode::CONFLICT,
+            ProblemKind::IllegalTransition
+            | ProblemKind::AlreadyExists
+            | ProblemKind::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             ProblemKind::NotFound | ProblemKind::UnknownAction => StatusCode::NOT_FOUND,
-            ProblemKind::UnknownState | ProblemKind::InvalidInput => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ProblemKind::UnknownState
+            | ProblemKind::InvalidInput
+            | ProblemKind::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemKind::MalformedRequest => StatusCode::BAD_REQUEST,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -347,6 +347,12 @@ async fn if_match_is_honoured_and_if_none_match_answers_304() {
     .await;
     assert_eq!(body["etag"], "\"1\"");
     assert_eq!(body["current_state"], "pending");
+    assert_eq!(
+        body["detail"],
+        format!(
+            "order {id} has changed: it is pending now, with ETag \"1\"; review it and resend with If-Match: \"1\""
+        )
+    );
     assert_eq!(body["allowed_actions"], json!(["pay", "cancel"]));
     problem(
         server

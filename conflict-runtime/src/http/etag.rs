@@ -10,7 +10,12 @@ use crate::store::Expected;
 #[must_use]
 pub fn etag(version: u64) -> HeaderValue {
     // digits and quotes only: always a valid header value
-    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+    HeaderValue::from_str(&etag_text(version)).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+/// The entity tag of a version as text, quotes included.
+pub(crate) fn etag_text(version: u64) -> String {
+    format!("\"{version}\"")
 }
 
 /// A precondition header that does not follow the RFC 9110 grammar.

@@ -461,17 +461,17 @@ impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
             .map_err(|error| located(store_problem(error, Some(&self.id))))?;
         match &self.if_match {
             None if self.require_if_match => {
+                let tag = etag::etag_text(current.version());
                 return Err(located(
                     Problem::new(
                         ProblemKind::PreconditionRequired,
                         format!(
-                            "moving {} {} requires If-Match; fetch it and resend with If-Match: \"{}\"",
+                            "moving {} {} requires If-Match; fetch it and resend with If-Match: {tag}",
                             S::RESOURCE,
                             self.id,
-                            current.version()
                         ),
                     )
-                    .with("etag", format!("\"{}\"", current.version())),
+                    .with("etag", tag),
                 ));
             }
             // Early answer only: the store checks the version again atomically.

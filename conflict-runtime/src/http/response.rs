@@ -7,9 +7,8 @@ use axum::http::header::{ETAG, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::Value;
 
-use super::etag::etag;
+use super::etag::{etag, etag_text};
 use super::problem::{Problem, ProblemKind};
 use crate::machine::{Action, StateMachine, TransitionError, UnknownName};
 use crate::store::{Inserted, StoreError, Versioned};
@@ -195,10 +194,6 @@ pub(crate) fn precondition_failed<S: StateMachine>(
     .with("allowed_next_states", state_names(state.next_states()))
     .with("allowed_actions", action_names(state.actions()))
     .with_header(ETAG, etag(version))
-}
-
-fn etag_text(version: u64) -> Value {
-    Value::String(format!("\"{version}\""))
 }
 
 impl<S: StateMachine> From<TransitionError<S>> for Problem {

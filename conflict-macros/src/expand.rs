@@ -148,15 +148,6 @@ impl<'m, 'a> Codegen<'m, 'a> {
         }
     }
 
-    fn some_state(&self, index: Option<usize>) -> TokenStream {
-        if let Some(i) = index {
-            let path = &self.state_paths[i];
-            quote!(::core::option::Option::Some(#path))
-        } else {
-            quote!(::core::option::Option::None)
-        }
-    }
-
     fn tables(&self) -> TokenStream {
         let ident = self.machine.ident;
         let action_enum = &self.action_enum;
@@ -172,8 +163,13 @@ impl<'m, 'a> Codegen<'m, 'a> {
             .iter()
             .enumerate()
             .map(|(i, path)| quote!(#path => #i));
+        // One bit per target: a 200-state machine is 800 words, not 40 000 bools.
+        let words = state_count.div_ceil(64).max(1);
         let allowed_rows = self.graph.next.iter().map(|next| {
-            let row = (0..state_count).map(|to| next.contains(&to));
+            let mut row = vec![0_u64; words];
+            for &to in next {
+                row[to / 64] |= 1 << (to % 64);
+            }
             quote!([#(#row),*])
         });
         let next_rows = self.graph.next.iter().map(|next| {
@@ -184,15 +180,19 @@ impl<'m, 'a> Codegen<'m, 'a> {
             let actions = actions.iter().map(|&i| &self.action_paths[i]);
             quote!(&[#(#actions),*])
         });
+        // `__CONFLICT_TO[i]` is `Some(STATES[i])`, and `None` past the end: a
+        // short name for each entry of the (states x actions) table.
+        let to = |index: Option<usize>| {
+            let index = index.unwrap_or(state_count);
+            quote!(__CONFLICT_TO[#index])
+        };
         let target_rows = self.graph.targets.iter().map(|row| {
-            let row = row.iter().map(|&target| self.some_state(target));
+            let row = row.iter().map(|&target| to(target));
             quote!([#(#row),*])
         });
-        let action_targets = self
-            .graph
-            .action_target
-            .iter()
-            .map(|&target| self.some_state(target));
+        let action_targets = self.graph.action_target.iter().map(|&target| to(target));
+        let some_states = &self.state_paths;
+        let to_count = state_count + 1;
         quote! {
             const fn __conflict_state_index(state: #ident) -> ::core::primitive::usize {
                 match state { #(#state_index_arms,)* }
@@ -202,8 +202,12 @@ impl<'m, 'a> Codegen<'m, 'a> {
                 match action { #(#action_index_arms,)* }
             }
 
-            const __CONFLICT_ALLOWED: [[::core::primitive::bool; #state_count]; #state_count] =
+            const __CONFLICT_ALLOWED: [[::core::primitive::u64; #words]; #state_count] =
                 [#(#allowed_rows),*];
+            const __CONFLICT_TO: [::core::option::Option<#ident>; #to_count] = [
+                #(::core::option::Option::Some(#some_states),)*
+                ::core::option::Option::None
+            ];
             const __CONFLICT_TARGETS: [[::core::option::Option<#ident>; #action_count]; #state_count] =
                 [#(#target_rows),*];
             const __CONFLICT_NEXT: [&[#ident]; #state_count] = [#(#next_rows),*];
@@ -248,7 +252,9 @@ impl<'m, 'a> Codegen<'m, 'a> {
                 #[must_use]
                 #[inline]
                 #vis const fn can_transition_to(self, target: Self) -> ::core::primitive::bool {
-                    __CONFLICT_ALLOWED[__conflict_state_index(self)][__conflict_state_index(target)]
+                    let __conflict_to = __conflict_state_index(target);
+                    let __conflict_word = __CONFLICT_ALLOWED[__conflict_state_index(self)][__conflict_to / 64];
+                    (__conflict_word >> (__conflict_to % 64)) & 1 == 1
                 }
 
                 /// The state `action` leads to from `self`, if `self` allows it.
@@ -471,5 +477,91 @@ impl Machine<'_> {
                 #(#action_variants,)*
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::{TokenStream, TokenTree};
+
+    /// A machine of `states` states in a chain, with `moves` named moves
+    /// spread over 20 action names; states no move reaches are kept.
+    fn machine(states: usize, moves: usize) -> syn::DeriveInput {
+        let mut on: Vec<Vec<String>> = vec![Vec::new(); states];
+        let mut reached = vec![false; states];
+        reached[0] = true;
+        let mut k = 0;
+        let mut added = 0;
+        while added < moves {
+            let from = k % (states - 1);
+            let to = (from + 1 + k / (states - 1)) % states;
+            let action = format!("act{}", k % 20);
+            if to != from
+                && !on[from]
+                    .iter()
+                    .any(|m| m.starts_with(&format!("{action} ")))
+            {
+                on[from].push(format!("{action} -> S{to}"));
+                reached[to] = true;
+                added += 1;
+            }
+            k += 1;
+        }
+        let variants: Vec<String> = (0..states)
+            .map(|s| {
+                let mut flags = Vec::new();
+                if s == 0 {
+                    flags.push("initial".to_owned());
+                }
+                if on[s].is_empty() {
+                    flags.push("terminal".to_owned());
+                } else {
+                    flags.push(format!("on({})", on[s].join(", ")));
+                }
+                if !reached[s] {
+                    flags.push("allow_unreachable".to_owned());
+                }
+                format!("#[state({})] S{s}", flags.join(", "))
+            })
+            .collect();
+        syn::parse_str(&format!("enum Big {{ {} }}", variants.join(", "))).expect("valid enum")
+    }
+
+    fn count(tokens: TokenStream) -> usize {
+        tokens
+            .into_iter()
+            .map(|tree| match tree {
+                TokenTree::Group(group) => 1 + count(group.stream()),
+                _ => 1,
+            })
+            .sum()
+    }
+
+    fn expanded(moves: usize) -> usize {
+        let output = super::derive(&machine(200, moves));
+        assert!(
+            !output.to_string().contains("compile_error"),
+            "{moves} moves: invalid machine"
+        );
+        count(output)
+    }
+
+    /// Run with `--nocapture` to see the sizes (benches/run.sh does).
+    #[test]
+    fn expansion_grows_linearly_with_moves() {
+        let sizes: Vec<(usize, usize)> = [10, 100, 1000]
+            .into_iter()
+            .map(|m| (m, expanded(m)))
+            .collect();
+        for (moves, tokens) in &sizes {
+            println!("EXPANSION moves={moves} tokens={tokens}");
+        }
+        let per_move = |(m1, t1): (usize, usize), (m2, t2): (usize, usize)| (t2 - t1) / (m2 - m1);
+        let early = per_move(sizes[0], sizes[1]);
+        let late = per_move(sizes[1], sizes[2]);
+        assert!(
+            late <= early * 2,
+            "cost per move grew from {early} to {late} tokens"
+        );
     }
 }

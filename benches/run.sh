@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Runs every benchmark of the workspace in one go and writes BENCHMARKS.md.
+#
+#   benches/run.sh           full run (about 10 minutes on 2 cores); rewrites BENCHMARKS.md
+#   benches/run.sh --quick   smoke run for CI; writes target/bench/BENCHMARKS.quick.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=false
+[ "${1:-}" = "--quick" ] && quick=true
+out=target/bench
+mkdir -p "$out"
+results="$out/results.txt"
+: > "$results"
+
+if $quick; then
+    criterion_args=(--warm-up-time 0.2 --measurement-time 0.5)
+    http_rounds=1; http_seconds=1
+    compile_rounds=1
+    report="$out/BENCHMARKS.quick.md"
+else
+    criterion_args=(--warm-up-time 2 --measurement-time 6)
+    http_rounds=3; http_seconds=10
+    compile_rounds=3
+    report=BENCHMARKS.md
+fi
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "1-2. move decisions and responses (criterion)"
+rm -rf target/criterion/decide target/criterion/check target/criterion/respond
+cargo bench -q -p conflict-benches --bench decide --bench respond -- "${criterion_args[@]}" >&2
+python3 - "$results" <<'PY'
+import json, pathlib, sys
+with open(sys.argv[1], "a") as out:
+    for estimates in sorted(pathlib.Path("target/criterion").glob("*/*/new/estimates.json")):
+        group, name = estimates.parts[-4], estimates.parts[-3]
+        if group not in ("decide", "check", "respond"):
+            continue
+        bench = json.loads((estimates.parent / "benchmark.json").read_text())
+        median = json.loads(estimates.read_text())["median"]["point_estimate"]
+        out.write(f"criterion\t{group}\t{bench['function_id']}\t{median}\n")
+PY
+
+step "3. HTTP: the crate's move endpoint against a hand-written handler (wrk)"
+if ! command -v wrk >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        (apt-get install -y -q wrk || { apt-get update -q && apt-get install -y -q wrk; }) >&2
+    else
+        echo "wrk is missing: apt-get install wrk" >&2; exit 1
+    fi
+fi
+cargo build -q --release -p conflict-benches --bin move-server
+port=39871
+for round in $(seq "$http_rounds"); do
+    for mode in conflict hand; do
+        # server on core 0, load generator on core 1: they do not steal each other's time
+        taskset -c 0 target/release/move-server "$mode" "$port" & server=$!
+        for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+        line=$(taskset -c 1 wrk -t1 -c16 -d"${http_seconds}s" -s benches/doors.lua "http://127.0.0.1:$port" | grep '^RESULT')
+        kill "$server"; wait "$server" 2>/dev/null || true
+        echo "http	$mode	$round	${line#RESULT }" >> "$results"
+    done
+done
+
+step "4. compile time: 20 derived machines against the same machines by hand"
+gen=target/compile-bench
+rm -rf "$gen"
+python3 benches/gen_machines.py "$gen" conflict-runtime
+check() { # crate, target dir -> seconds
+    local start end
+    start=$(date +%s.%N)
+    (cd "$gen/$1" && CARGO_TARGET_DIR="$2" cargo check -q --offline 2>/dev/null)
+    end=$(date +%s.%N)
+    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }'
+}
+for round in $(seq "$compile_rounds"); do
+    for crate in derived hand; do
+        rm -rf "$gen/target-$crate"
+        echo "compile	$crate	cold	$(check "$crate" "$PWD/$gen/target-$crate")" >> "$results"
+        for _ in 1 2 3; do
+            touch "$gen/$crate/src/lib.rs"
+            echo "compile	$crate	warm	$(check "$crate" "$PWD/$gen/target-$crate")" >> "$results"
+        done
+    done
+done
+for moves in 10 100 1000; do
+    check "moves-$moves" "$PWD/$gen/target-moves" > /dev/null
+    for _ in 1 2 3; do
+        touch "$gen/moves-$moves/src/lib.rs"
+        echo "compile	moves-$moves	warm	$(check "moves-$moves" "$PWD/$gen/target-moves")" >> "$results"
+    done
+done
+cargo test -q -p conflict-macros --lib expansion_grows_linearly -- --nocapture 2>/dev/null \
+    | sed -n 's/^EXPANSION moves=\([0-9]*\) tokens=\([0-9]*\)/expansion\t\1\t\2/p' >> "$results"
+
+step "report"
+python3 benches/report.py "$results" "$report" "$quick"
+echo "wrote $report" >&2

@@ -1,0 +1,37 @@
+//! Shared pieces of the benchmarks: the `orders` machine and a fixed,
+//! pseudo-random stream of requested moves.
+
+pub use conflict_examples::orders::{OrderStatus, OrderStatusAction};
+
+/// `(state index, action index)` pairs, about half of them illegal, from a
+/// fixed seed: every implementation decides the same stream.
+#[must_use]
+pub fn move_stream(len: usize) -> Vec<(usize, usize)> {
+    use conflict_runtime::{Action, StateMachine};
+
+    let legal: Vec<(usize, usize)> = OrderStatus::STATES
+        .iter()
+        .flat_map(|&s| s.actions().iter().map(move |&a| (s.index(), a.index())))
+        .collect();
+    let states = OrderStatus::STATES.len();
+    let actions = OrderStatusAction::ALL.len();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        // xorshift64*: deterministic, good enough to defeat branch prediction
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    (0..len)
+        .map(|_| {
+            let roll = next();
+            let pick = usize::try_from(roll >> 33).unwrap_or(0);
+            if roll & 1 == 0 {
+                legal[pick % legal.len()]
+            } else {
+                (pick % states, (pick / states) % actions)
+            }
+        })
+        .collect()
+}

@@ -92,45 +92,41 @@ async fn by_hand(
         (_, "open" | "close" | "lock" | "unlock") => None,
         _ => return (StatusCode::NOT_FOUND, "no such action").into_response(),
     };
-    match next {
-        Some(next) => {
-            *state = next;
-            *version += 1;
-            let etag = HeaderValue::from_str(&format!("\"{version}\""))
-                .unwrap_or(HeaderValue::from_static("\"0\""));
-            let body = serde_json::json!({"id": id, "state": next});
-            drop(doors);
-            ([(header::ETAG, etag)], axum::Json(body)).into_response()
-        }
-        None => {
-            let (allowed_actions, allowed_next): (&[&str], &[&str]) = match *state {
-                DoorState::Closed => (&["open", "lock"], &["open", "locked"]),
-                DoorState::Open => (&["close"], &["closed"]),
-                DoorState::Locked => (&["unlock"], &["closed"]),
-            };
-            let current = *state;
-            drop(doors);
-            let body = serde_json::json!({
-                "type": "urn:conflict:problem:illegal-transition",
-                "title": "Illegal state transition",
-                "status": 409,
-                "detail": format!("cannot {action} door {id}: it is {}", name(current)),
-                "current_state": current,
-                "action": action,
-                "allowed_next_states": allowed_next,
-                "allowed_actions": allowed_actions,
-            });
-            (
-                StatusCode::CONFLICT,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/problem+json"),
-                )],
-                body.to_string(),
-            )
-                .into_response()
-        }
+    if let Some(next) = next {
+        *state = next;
+        *version += 1;
+        let etag = HeaderValue::from_str(&format!("\"{version}\""))
+            .unwrap_or(HeaderValue::from_static("\"0\""));
+        let body = serde_json::json!({"id": id, "state": next});
+        drop(doors);
+        return ([(header::ETAG, etag)], axum::Json(body)).into_response();
     }
+    let (allowed_actions, allowed_next): (&[&str], &[&str]) = match *state {
+        DoorState::Closed => (&["open", "lock"], &["open", "locked"]),
+        DoorState::Open => (&["close"], &["closed"]),
+        DoorState::Locked => (&["unlock"], &["closed"]),
+    };
+    let current = *state;
+    drop(doors);
+    let body = serde_json::json!({
+        "type": "urn:conflict:problem:illegal-transition",
+        "title": "Illegal state transition",
+        "status": 409,
+        "detail": format!("cannot {action} door {id}: it is {}", name(current)),
+        "current_state": current,
+        "action": action,
+        "allowed_next_states": allowed_next,
+        "allowed_actions": allowed_actions,
+    });
+    (
+        StatusCode::CONFLICT,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        )],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn name(state: DoorState) -> &'static str {

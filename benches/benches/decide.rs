@@ -125,13 +125,17 @@ mod peer_smlang {
     impl StateMachineContext for Context {}
 
     #[inline(never)]
-    pub fn decide(state: &States, event: &Events) -> Option<States> {
-        let mut machine = StateMachine::new_with_state(Context, *state);
-        machine.process_event(*event).ok().copied()
+    pub fn decide(state: States, event: Events) -> Option<States> {
+        let mut machine = StateMachine::new_with_state(Context, state);
+        machine.process_event(event).ok().copied()
     }
 }
 
 mod peer_statig {
+    #[allow(
+        clippy::wildcard_imports,
+        reason = "statig's macros expect its prelude in scope"
+    )]
     use statig::blocking::*;
 
     #[derive(Default)]
@@ -244,7 +248,7 @@ fn decisions(c: &mut Criterion) {
         by_hand::by_table(s, a).map(StateMachine::index)
     });
 
-    let fsm_states = [
+    let fsmlang_states = [
         peer_rust_fsm::State::Pending,
         peer_rust_fsm::State::Paid,
         peer_rust_fsm::State::Shipped,
@@ -252,7 +256,7 @@ fn decisions(c: &mut Criterion) {
         peer_rust_fsm::State::Cancelled,
         peer_rust_fsm::State::Refunded,
     ];
-    let fsm_inputs = [
+    let rust_fsm_inputs = [
         peer_rust_fsm::Input::Pay,
         peer_rust_fsm::Input::Cancel,
         peer_rust_fsm::Input::Ship,
@@ -260,10 +264,11 @@ fn decisions(c: &mut Criterion) {
         peer_rust_fsm::Input::Deliver,
     ];
     run("rust-fsm", &|s, a| {
-        peer_rust_fsm::decide(&fsm_states[s.index()], &fsm_inputs[a.index()]).map(|n| n as usize)
+        peer_rust_fsm::decide(&fsmlang_states[s.index()], &rust_fsm_inputs[a.index()])
+            .map(|n| n as usize)
     });
 
-    let sm_states = [
+    let smlang_states = [
         peer_smlang::States::Pending,
         peer_smlang::States::Paid,
         peer_smlang::States::Shipped,
@@ -271,7 +276,7 @@ fn decisions(c: &mut Criterion) {
         peer_smlang::States::Cancelled,
         peer_smlang::States::Refunded,
     ];
-    let sm_events = [
+    let smlang_events = [
         peer_smlang::Events::Pay,
         peer_smlang::Events::Cancel,
         peer_smlang::Events::Ship,
@@ -279,10 +284,10 @@ fn decisions(c: &mut Criterion) {
         peer_smlang::Events::Deliver,
     ];
     run("smlang", &|s, a| {
-        peer_smlang::decide(&sm_states[s.index()], &sm_events[a.index()]).map(|n| n as usize)
+        peer_smlang::decide(smlang_states[s.index()], smlang_events[a.index()]).map(|n| n as usize)
     });
 
-    let st_events = [
+    let statig_events = [
         peer_statig::Event::Pay,
         peer_statig::Event::Cancel,
         peer_statig::Event::Ship,
@@ -290,7 +295,7 @@ fn decisions(c: &mut Criterion) {
         peer_statig::Event::Deliver,
     ];
     run("statig", &|s, a| {
-        peer_statig::decide(s.index(), &st_events[a.index()]).map(|n| match n {
+        peer_statig::decide(s.index(), &statig_events[a.index()]).map(|n| match n {
             peer_statig::State::Pending {} => 0,
             peer_statig::State::Paid {} => 1,
             peer_statig::State::Shipped {} => 2,

@@ -6,16 +6,25 @@ use std::net::SocketAddr;
 
 use conflict_examples::orders::{Options, Orders, router_with};
 use conflict_runtime::http::Problem;
+use conflict_runtime::http::{MemoryKeys, PgKeys};
+use conflict_runtime::store::{PgPool, PgStore};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing_subscriber::EnvFilter;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
-const USAGE: &str = "usage: orders [--addr HOST:PORT] [--require-if-match]
+const USAGE: &str = "usage: orders [--addr HOST:PORT] [--database-url URL] [--require-if-match]
 
   --addr HOST:PORT      where to listen (default 127.0.0.1:3000, or ORDERS_ADDR)
+  --database-url URL    keep orders in Postgres (or DATABASE_URL); default: in memory
   --require-if-match    refuse moves without If-Match (428)";
+
+struct Arguments {
+    addr: SocketAddr,
+    database_url: Option<String>,
+    options: Options,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,8 +34,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| EnvFilter::new("info,tower_http=debug")),
         )
         .init();
-    let (addr, options) = arguments()?;
-    let app = router_with(Orders::new(), options)
+    let Arguments {
+        addr,
+        database_url,
+        options,
+    } = arguments()?;
+    let app = match database_url {
+        Some(url) => {
+            let pool = PgPool::connect(&url).await?;
+            PgStore::<conflict_examples::orders::Order>::migrate(&pool).await?;
+            tracing::info!("orders kept in Postgres");
+            router_with(PgStore::new(pool.clone()), PgKeys::new(pool), options)
+        }
+        None => router_with(Orders::new(), MemoryKeys::default(), options),
+    };
+    let app = app
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(Problem::internal())
@@ -37,14 +59,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn arguments() -> Result<(SocketAddr, Options), String> {
+fn arguments() -> Result<Arguments, String> {
     let mut args = std::env::args().skip(1);
     let mut addr = std::env::var("ORDERS_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.to_owned());
+    let mut database_url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
     let mut options = Options::default();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
             "--require-if-match" => options.require_if_match = true,
+            "--database-url" => {
+                database_url = Some(args.next().ok_or("--database-url needs a URL")?);
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -53,5 +81,9 @@ fn arguments() -> Result<(SocketAddr, Options), String> {
         }
     }
     let addr = addr.parse().map_err(|e| format!("--addr `{addr}`: {e}"))?;
-    Ok((addr, options))
+    Ok(Arguments {
+        addr,
+        database_url,
+        options,
+    })
 }

@@ -1,16 +1,16 @@
 //! The `orders` service: the HTTP contract of DESIGN.md on an in-memory store.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use conflict_runtime::StateMachine;
 use conflict_runtime::http::{
-    self, Conditional, Created, Idempotency, JsonBody, MemoryKeys, MoveRequest, Problem,
-    ProblemKind, ResourceId, Transitions,
+    self, Conditional, Created, Idempotency, IdempotencyStore, JsonBody, MemoryKeys, MoveRequest,
+    Problem, ProblemKind, ResourceId, Transitions,
 };
-use conflict_runtime::store::{Inserted, MemoryStore, Resource, Versioned};
+use conflict_runtime::store::{Create, Inserted, MemoryStore, Resource, Store, Versioned};
 use serde::{Deserialize, Serialize};
 
 /// The lifecycle of an order.
@@ -70,16 +70,11 @@ pub struct NewOrder {
     quantity: u32,
 }
 
-/// The orders the service keeps.
+/// The orders the service keeps in memory.
 pub type Orders = MemoryStore<Order>;
 
 /// Bodies larger than this are refused with 413; orders are small.
 const BODY_LIMIT: usize = 64 * 1024;
-
-/// The service's routes over `orders`.
-pub fn router(orders: Orders) -> Router {
-    router_with(orders, Options::default())
-}
 
 /// How the service treats requests.
 #[derive(Clone, Copy, Debug, Default)]
@@ -89,16 +84,37 @@ pub struct Options {
     pub require_if_match: bool,
 }
 
-#[derive(Clone)]
-struct App {
-    orders: Orders,
-    options: Options,
+/// The service in memory, with default options.
+pub fn router(orders: Orders) -> Router {
+    router_with(orders, MemoryKeys::default(), Options::default())
 }
 
-impl FromRef<App> for Orders {
-    fn from_ref(app: &App) -> Orders {
-        app.orders.clone()
-    }
+/// The service's routes over `orders` (in memory or in Postgres), with
+/// idempotency keys kept in `keys`.
+pub fn router_with<St, K>(orders: St, keys: K, options: Options) -> Router
+where
+    St: Store<Order, Id = u64> + Create<Order>,
+    K: IdempotencyStore,
+{
+    Router::new()
+        .route("/orders", post(create::<St>))
+        .route(
+            "/orders/{id}",
+            get(show::<St>).patch(act::<St>).put(create_at::<St>),
+        )
+        .route("/orders/{id}/{action}", post(act::<St>))
+        .route("/orders/{id}/transitions", get(transitions::<St>))
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(Idempotency::new(keys).scoped_by(client))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(App { orders, options })
+}
+
+#[derive(Clone)]
+struct App<St> {
+    orders: St,
+    options: Options,
 }
 
 /// The client a request comes from, for scoping idempotency keys. A demo
@@ -110,20 +126,6 @@ fn client(parts: &Parts) -> Option<String> {
         .to_str()
         .ok()
         .map(str::to_owned)
-}
-
-/// The service's routes over `orders`, with `options`.
-pub fn router_with(orders: Orders, options: Options) -> Router {
-    Router::new()
-        .route("/orders", post(create))
-        .route("/orders/{id}", get(show).patch(act).put(create_at))
-        .route("/orders/{id}/{action}", post(act))
-        .route("/orders/{id}/transitions", get(transitions))
-        .fallback(http::not_found)
-        .method_not_allowed_fallback(http::method_not_allowed)
-        .layer(Idempotency::new(MemoryKeys::default()).scoped_by(client))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(App { orders, options })
 }
 
 impl NewOrder {
@@ -151,39 +153,45 @@ impl NewOrder {
 }
 
 /// `POST /orders`: a new order under the next free id.
-async fn create(
-    State(orders): State<Orders>,
+async fn create<St: Create<Order>>(
+    State(app): State<App<St>>,
     JsonBody(new): JsonBody<NewOrder>,
 ) -> Result<Response, Problem> {
     // Validate before taking an id, so a refused body does not use one up.
     let order = new.into_order(0, "/orders")?;
-    let created = orders.create(|id| Order { id, ..order });
+    let created = app
+        .orders
+        .create(|id| Order {
+            id,
+            ..order.clone()
+        })
+        .await?;
     let location = format!("/orders/{}", created.id());
     Ok(Created::new(Inserted::Created(created), location).into_response())
 }
 
 /// `PUT /orders/{id}`: creates the order under the client's id, at most once.
-async fn create_at(
-    State(orders): State<Orders>,
+async fn create_at<St: Store<Order, Id = u64>>(
+    State(app): State<App<St>>,
     id: ResourceId<u64, OrderStatus>,
     conditional: Conditional,
     JsonBody(new): JsonBody<NewOrder>,
 ) -> Result<Created<u64, Order>, Problem> {
     let order = new.into_order(*id, &format!("/orders/{}", *id))?;
-    id.create(&orders, order, &conditional).await
+    id.create(&app.orders, order, &conditional).await
 }
 
-async fn show(
-    State(orders): State<Orders>,
+async fn show<St: Store<Order, Id = u64>>(
+    State(app): State<App<St>>,
     id: ResourceId<u64, OrderStatus>,
     conditional: Conditional,
 ) -> Result<Response, Problem> {
-    Ok(conditional.respond(id.load(&orders).await?))
+    Ok(conditional.respond(id.load(&app.orders).await?))
 }
 
 /// Every move of an order: `POST /orders/{id}/{action}` and `PATCH /orders/{id}`.
-async fn act(
-    State(app): State<App>,
+async fn act<St: Store<Order, Id = u64>>(
+    State(app): State<App<St>>,
     request: MoveRequest<OrderStatus, u64>,
 ) -> Result<Versioned<u64, Order>, Problem> {
     let request = if app.options.require_if_match {
@@ -194,9 +202,9 @@ async fn act(
     request.apply(&app.orders).await
 }
 
-async fn transitions(
-    State(orders): State<Orders>,
+async fn transitions<St: Store<Order, Id = u64>>(
+    State(app): State<App<St>>,
     id: ResourceId<u64, OrderStatus>,
 ) -> Result<Transitions, Problem> {
-    Ok(Transitions::of(id.load(&orders).await?.value().status))
+    Ok(Transitions::of(id.load(&app.orders).await?.value().status))
 }

@@ -1,26 +1,29 @@
 //! The `orders` example's HTTP contract, through a real server on a loopback
 //! port and a real client.
 
-use conflict_examples::orders::{Orders, router};
-use reqwest::{Client, Method, Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-struct Server {
-    base: String,
-    client: Client,
+#[macro_use]
+mod support;
+
+use conflict_examples::orders::Options;
+use support::{Backend, Server};
+
+trait Calls {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Response;
+    async fn create(&self, item: &str, quantity: u32) -> u64;
+    async fn act(&self, id: u64, action: &str) -> Response;
+    async fn patch(&self, id: u64, body: &str, headers: &[(&str, &str)]) -> Response;
 }
 
-async fn serve() -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(Orders::new())).await });
-    Server {
-        base: format!("http://{addr}"),
-        client: Client::new(),
-    }
-}
-
-impl Server {
+impl Calls for Server {
     async fn send(
         &self,
         method: Method,
@@ -90,9 +93,8 @@ fn etag(response: &Response) -> String {
     response.headers()["etag"].to_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn create_answers_201_with_location_and_etag() {
-    let server = serve().await;
+async fn create_answers_201_with_location_and_etag(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
     let body = json!({"item": "book", "quantity": 2}).to_string();
     let response = server
         .send(Method::POST, "/orders", &JSON, Some(&body))
@@ -109,9 +111,8 @@ async fn create_answers_201_with_location_and_etag() {
     assert_eq!(etag(&response), "\"1\"");
 }
 
-#[tokio::test]
-async fn every_action_on_the_happy_paths() {
-    let server = serve().await;
+async fn every_action_on_the_happy_paths(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
     let paths: [&[(&str, &str)]; 4] = [
         &[
             ("pay", "paid"),
@@ -135,9 +136,8 @@ async fn every_action_on_the_happy_paths() {
     }
 }
 
-#[tokio::test]
-async fn an_illegal_move_is_the_exact_409_body() {
-    let server = serve().await;
+async fn an_illegal_move_is_the_exact_409_body(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
     let id = server.create("lamp", 1).await;
     server.act(id, "pay").await;
     server.act(id, "ship").await;
@@ -177,9 +177,8 @@ async fn an_illegal_move_is_the_exact_409_body() {
     assert_eq!(body["allowed_next_states"], json!([]));
 }
 
-#[tokio::test]
-async fn patch_moves_by_target_state_and_a_same_state_patch_is_a_no_op() {
-    let server = serve().await;
+async fn patch_moves_by_target_state_and_a_same_state_patch_is_a_no_op(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
     let id = server.create("chair", 4).await;
     let response = server.patch(id, r#"{"status": "paid"}"#, &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -203,9 +202,8 @@ async fn patch_moves_by_target_state_and_a_same_state_patch_is_a_no_op() {
     assert_eq!(body["current_state"], "paid");
 }
 
-#[tokio::test]
-async fn transitions_list_what_the_order_may_do_now() {
-    let server = serve().await;
+async fn transitions_list_what_the_order_may_do_now(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
     let id = server.create("desk", 1).await;
     server.act(id, "pay").await;
     let response = server
@@ -222,9 +220,8 @@ async fn transitions_list_what_the_order_may_do_now() {
     );
 }
 
-#[tokio::test]
-async fn not_found_for_unknown_ids_actions_and_routes() {
-    let server = serve().await;
+async fn not_found_for_unknown_ids_actions_and_routes(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
     let id = server.create("pen", 1).await;
     for path in [
         "/orders/99",
@@ -253,9 +250,8 @@ async fn not_found_for_unknown_ids_actions_and_routes() {
     .await;
 }
 
-#[tokio::test]
-async fn bad_bodies_get_400_413_415_and_422() {
-    let server = serve().await;
+async fn bad_bodies_get_400_413_415_and_422(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
     let id = server.create("cup", 1).await;
     let order = format!("/orders/{id}");
     let patch = |body: &'static str, headers: &'static [(&'static str, &'static str)]| {
@@ -303,9 +299,8 @@ async fn bad_bodies_get_400_413_415_and_422() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn create_validates_its_input() {
-    let server = serve().await;
+async fn create_validates_its_input(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
     let create = |body: &'static str| server.send(Method::POST, "/orders", &JSON, Some(body));
     assert_eq!(
         problem(create(r#"{"item": " ", "quantity": 1}"#).await, 422).await["field"],
@@ -333,9 +328,8 @@ async fn create_validates_its_input() {
     .await;
 }
 
-#[tokio::test]
-async fn if_match_is_honoured_and_if_none_match_answers_304() {
-    let server = serve().await;
+async fn if_match_is_honoured_and_if_none_match_answers_304(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
     let id = server.create("hat", 1).await;
     let path = format!("/orders/{id}/pay");
     let body = problem(
@@ -386,9 +380,8 @@ async fn if_match_is_honoured_and_if_none_match_answers_304() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_conflicting_moves_have_exactly_one_winner() {
-    let server = serve().await;
+async fn racing_conflicting_moves_have_exactly_one_winner(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
     for round in 0..5 {
         let id = server.create("race", 1).await;
         assert_eq!(server.act(id, "pay").await.status(), StatusCode::OK);
@@ -442,9 +435,8 @@ async fn racing_conflicting_moves_have_exactly_one_winner() {
     }
 }
 
-#[tokio::test]
-async fn put_creates_under_a_client_id_at_most_once() {
-    let server = serve().await;
+async fn put_creates_under_a_client_id_at_most_once(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
     let body = r#"{"item": "kettle", "quantity": 1}"#;
     let other = r#"{"item": "kettle", "quantity": 2}"#;
     let response = server
@@ -493,3 +485,17 @@ async fn put_creates_under_a_client_id_at_most_once() {
     )
     .await;
 }
+
+on_every_backend!(
+    create_answers_201_with_location_and_etag,
+    every_action_on_the_happy_paths,
+    an_illegal_move_is_the_exact_409_body,
+    patch_moves_by_target_state_and_a_same_state_patch_is_a_no_op,
+    transitions_list_what_the_order_may_do_now,
+    not_found_for_unknown_ids_actions_and_routes,
+    bad_bodies_get_400_413_415_and_422,
+    create_validates_its_input,
+    if_match_is_honoured_and_if_none_match_answers_304,
+    racing_conflicting_moves_have_exactly_one_winner,
+    put_creates_under_a_client_id_at_most_once,
+);

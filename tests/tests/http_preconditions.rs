@@ -5,21 +5,15 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::post;
-use conflict_examples::orders::{Options, Orders, router_with};
+use conflict_examples::orders::Options;
 use conflict_runtime::http::{Idempotency, MemoryKeys};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
-}
+#[macro_use]
+mod support;
 
-async fn orders(options: Options) -> String {
-    serve(router_with(Orders::new(), options)).await
-}
+use support::{Backend, Server};
 
 async fn create(client: &Client, base: &str) -> u64 {
     let response = client
@@ -38,10 +32,9 @@ fn etag(response: &reqwest::Response) -> &str {
     response.headers()["etag"].to_str().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_patches_with_one_if_match_have_one_winner_and_49_412s() {
-    let base = orders(Options::default()).await;
-    let client = Client::new();
+async fn racing_patches_with_one_if_match_have_one_winner_and_49_412s(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
+    let (base, client) = (server.base.clone(), server.client.clone());
     for _ in 0..20 {
         let id = create(&client, &base).await;
         let paid = client
@@ -88,13 +81,13 @@ async fn racing_patches_with_one_if_match_have_one_winner_and_49_412s() {
     }
 }
 
-#[tokio::test]
-async fn a_route_can_require_if_match() {
-    let base = orders(Options {
-        require_if_match: true,
-    })
-    .await;
-    let client = Client::new();
+async fn a_route_can_require_if_match(backend: Backend) {
+    let server = backend
+        .serve(Options {
+            require_if_match: true,
+        })
+        .await;
+    let (base, client) = (server.base.clone(), server.client.clone());
     let id = create(&client, &base).await;
     let response = client
         .post(format!("{base}/orders/{id}/pay"))
@@ -138,10 +131,9 @@ fn keyed(request: RequestBuilder, key: &str) -> RequestBuilder {
     request.header("idempotency-key", format!("\"{key}\""))
 }
 
-#[tokio::test]
-async fn a_retried_key_replays_the_first_answer_before_preconditions() {
-    let base = orders(Options::default()).await;
-    let client = Client::new();
+async fn a_retried_key_replays_the_first_answer_before_preconditions(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
+    let (base, client) = (server.base.clone(), server.client.clone());
     let id = create(&client, &base).await;
     let pay = || {
         keyed(
@@ -226,8 +218,8 @@ async fn a_retry_while_the_first_is_running_is_409() {
             }),
         )
         .layer(Idempotency::new(MemoryKeys::default()));
-    let base = serve(app).await;
-    let client = Client::new();
+    let server = Server::start(app).await;
+    let (base, client) = (server.base.clone(), server.client.clone());
     let first = tokio::spawn(keyed(client.post(format!("{base}/slow")), "once").send());
     tokio::time::sleep(Duration::from_millis(100)).await;
     let second = keyed(client.post(format!("{base}/slow")), "once")
@@ -249,3 +241,9 @@ async fn a_retry_while_the_first_is_running_is_409() {
     assert_eq!(third.headers()["idempotency-replayed"], "true");
     assert_eq!(third.text().await.unwrap(), "done");
 }
+
+on_every_backend!(
+    racing_patches_with_one_if_match_have_one_winner_and_49_412s,
+    a_route_can_require_if_match,
+    a_retried_key_replays_the_first_answer_before_preconditions,
+);

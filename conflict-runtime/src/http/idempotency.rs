@@ -60,6 +60,9 @@ pub enum Begin {
     InFlight,
     /// The key was used for a different request.
     Mismatch,
+    /// The store could not be asked; the request is refused with a 500
+    /// rather than risk handling it twice.
+    Unavailable,
 }
 
 /// Where idempotency keys and their responses live.
@@ -360,6 +363,7 @@ where
             .with_instance(instance)
             .into_response();
         }
+        Begin::Unavailable => return Problem::internal().with_instance(instance).into_response(),
         Begin::Mismatch => {
             return Problem::new(
                 ProblemKind::IdempotencyKeyReused,

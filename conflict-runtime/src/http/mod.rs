@@ -4,6 +4,8 @@
 mod etag;
 mod extract;
 mod idempotency;
+#[cfg(feature = "postgres")]
+mod pg_keys;
 mod problem;
 mod response;
 
@@ -16,6 +18,9 @@ pub use self::idempotency::{
     Begin, Fingerprint, IDEMPOTENCY_KEY, IDEMPOTENCY_REPLAYED, Idempotency, IdempotencyService,
     IdempotencyStore, MemoryKeys, ScopedKey, StoredResponse,
 };
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use self::pg_keys::PgKeys;
 pub use self::problem::{PROBLEM_JSON, Problem, ProblemKind};
 pub use self::response::{Created, Transitions};
 

@@ -3,7 +3,7 @@ use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::{Expected, Inserted, Move, Resource, Store, StoreError, Versioned};
+use super::{Create, Expected, Inserted, Move, Resource, Store, StoreError, Versioned};
 
 /// The embedded store: resources in a map behind one lock, for a single
 /// process. A move holds the write lock from the check to the commit.
@@ -138,5 +138,14 @@ where
         expected: Option<&Expected>,
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
         self.apply_now(id, requested, expected)
+    }
+}
+
+impl<R: Resource> Create<R> for MemoryStore<R, u64> {
+    async fn create(
+        &self,
+        make: impl Fn(u64) -> R + Send,
+    ) -> Result<Versioned<u64, R>, StoreError<R::State>> {
+        Ok(MemoryStore::create(self, make))
     }
 }

@@ -2,12 +2,20 @@
 //! maps them to statuses in one place.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 use core::future::Future;
 
 use crate::machine::{StateMachine, TransitionError};
 
 pub use self::memory::MemoryStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use self::postgres::{PgStore, SCHEMA};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use sqlx::postgres::PgPool;
 
 /// A stored resource whose lifecycle is a [`StateMachine`]: an order and its
 /// status.
@@ -190,4 +198,15 @@ pub trait Store<R: Resource>: Clone + Send + Sync + 'static {
         requested: Move<R::State>,
         expected: Option<&Expected>,
     ) -> impl Future<Output = Result<Versioned<Self::Id, R>, StoreError<R::State>>> + Send;
+}
+
+/// A store that names new resources itself (`POST /orders`).
+pub trait Create<R: Resource>: Store<R, Id = u64> {
+    /// Stores a new resource under the next free id, which `make` receives
+    /// so that the resource can carry it (it may be called again with
+    /// another id when one is taken).
+    fn create(
+        &self,
+        make: impl Fn(u64) -> R + Send,
+    ) -> impl Future<Output = Result<Versioned<u64, R>, StoreError<R::State>>> + Send;
 }

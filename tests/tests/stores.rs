@@ -1,0 +1,205 @@
+//! Store semantics without HTTP, for `MemoryStore` and `PgStore` alike.
+
+#[macro_use]
+mod support;
+
+use conflict_runtime::StateMachine;
+use conflict_runtime::store::{
+    Create, Expected, Inserted, MemoryStore, Move, PgStore, Resource, Store, StoreError,
+};
+use serde::{Deserialize, Serialize};
+use support::Backend;
+
+#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Door {
+    #[state(initial, on(open -> Open, lock -> Locked))]
+    Closed,
+    #[state(on(close -> Closed))]
+    Open,
+    #[state(on(unlock -> Closed))]
+    Locked,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Room {
+    name: String,
+    door: Door,
+}
+
+impl Resource for Room {
+    type State = Door;
+
+    fn state(&self) -> Door {
+        self.door
+    }
+
+    fn set_state(&mut self, door: Door) {
+        self.door = door;
+    }
+}
+
+fn room(name: &str) -> Room {
+    Room {
+        name: name.to_owned(),
+        door: Door::Closed,
+    }
+}
+
+/// The store of `backend`, as the one type the tests take.
+trait Rooms: Store<Room, Id = u64> + Create<Room> {}
+impl<St: Store<Room, Id = u64> + Create<Room>> Rooms for St {}
+
+async fn moves_bump_the_version_and_no_ops_do_not(store: impl Rooms) {
+    let created = store.create(|_| room("hall")).await.unwrap();
+    let id = *created.id();
+    assert_eq!(created.version(), 1);
+    let opened = store
+        .apply(&id, Move::Action(DoorAction::Open), None)
+        .await
+        .unwrap();
+    assert_eq!((opened.version(), opened.value().door), (2, Door::Open));
+    let same = store.apply(&id, Move::To(Door::Open), None).await.unwrap();
+    assert_eq!(same.version(), 2);
+    let closed = store
+        .apply(&id, Move::To(Door::Closed), None)
+        .await
+        .unwrap();
+    assert_eq!((closed.version(), closed.value().door), (3, Door::Closed));
+    assert_eq!(store.get(&id).await.unwrap(), closed);
+}
+
+async fn refusals_commit_nothing(store: impl Rooms) {
+    let id = *store.create(|_| room("hall")).await.unwrap().id();
+    let illegal = store
+        .apply(&id, Move::Action(DoorAction::Unlock), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(illegal, StoreError::Transition(e) if e.current() == Door::Closed));
+    let stale = store
+        .apply(
+            &id,
+            Move::Action(DoorAction::Open),
+            Some(&Expected::OneOf(vec![7])),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        stale,
+        StoreError::PreconditionFailed {
+            version: 1,
+            state: Door::Closed
+        }
+    ));
+    let absent = store.apply(&(id + 1000), Move::To(Door::Open), None).await;
+    assert!(matches!(absent, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.get(&u64::MAX).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.get(&id).await.unwrap().version(), 1);
+    // `*` and a matching tag both hold.
+    store
+        .apply(&id, Move::Action(DoorAction::Lock), Some(&Expected::Any))
+        .await
+        .unwrap();
+    store
+        .apply(
+            &id,
+            Move::Action(DoorAction::Unlock),
+            Some(&Expected::OneOf(vec![1, 2])),
+        )
+        .await
+        .unwrap();
+}
+
+async fn insert_is_idempotent_for_identical_content_only(store: impl Rooms) {
+    assert!(matches!(
+        store.insert(500, room("hall")).await,
+        Ok(Inserted::Created(_))
+    ));
+    assert!(matches!(
+        store.insert(500, room("hall")).await,
+        Ok(Inserted::Existing(_))
+    ));
+    let different = store.insert(500, room("attic")).await.unwrap_err();
+    assert!(matches!(
+        different,
+        StoreError::AlreadyExists {
+            version: 1,
+            state: Door::Closed
+        }
+    ));
+    assert_eq!(store.get(&500).await.unwrap().value().name, "hall");
+    // Server-assigned ids go around the ones taken.
+    assert!(matches!(
+        store.insert(1, room("taken")).await,
+        Ok(Inserted::Created(_))
+    ));
+    let created = store.create(|_| room("next")).await.unwrap();
+    assert_ne!(*created.id(), 1);
+    assert_ne!(*created.id(), 500);
+}
+
+async fn concurrent_moves_never_lose_an_update(store: impl Rooms + Clone) {
+    // 8 tasks each toggle one door 100 times; every committed move bumps the
+    // version by exactly one.
+    let id = *store.create(|_| room("hall")).await.unwrap().id();
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut committed = 0_u64;
+                for i in 0..100 {
+                    let action = if i % 2 == 0 {
+                        DoorAction::Open
+                    } else {
+                        DoorAction::Close
+                    };
+                    if store.apply(&id, Move::Action(action), None).await.is_ok() {
+                        committed += 1;
+                    }
+                }
+                committed
+            })
+        })
+        .collect();
+    let mut committed = 0;
+    for worker in workers {
+        committed += worker.await.unwrap();
+    }
+    assert_eq!(store.get(&id).await.unwrap().version(), 1 + committed);
+}
+
+macro_rules! store_tests {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    super::$test(super::MemoryStore::<super::Room>::new()).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let Some(backend) = super::Backend::postgres().await else {
+                        return;
+                    };
+                    super::$test(super::PgStore::<super::Room>::new(backend.pool().await)).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+store_tests!(
+    moves_bump_the_version_and_no_ops_do_not,
+    refusals_commit_nothing,
+    insert_is_idempotent_for_identical_content_only,
+    concurrent_moves_never_lose_an_update,
+);

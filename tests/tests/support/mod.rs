@@ -1,0 +1,146 @@
+//! What the integration tests share: the stores they run against and a real
+//! server on a loopback port.
+#![allow(dead_code, unreachable_pub, reason = "each test binary uses a part")]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use conflict_examples::orders::{Options, Orders, router_with};
+use conflict_runtime::http::{MemoryKeys, PgKeys};
+use conflict_runtime::store::{PgPool, PgStore};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// Where resources live during a test.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// `MemoryStore` and `MemoryKeys`, new for each server.
+    Memory,
+    /// `PgStore` and `PgKeys` in a schema of the test's own, shared by every
+    /// server of the test: several instances on one database.
+    Postgres { url: String, schema: String },
+}
+
+static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
+
+impl Backend {
+    /// A fresh schema in the database named by `DATABASE_URL`, or `None`
+    /// with a notice when the variable is unset.
+    pub async fn postgres() -> Option<Backend> {
+        let Some(url) = std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            eprintln!("notice: DATABASE_URL is not set; the Postgres run of this test is skipped");
+            return None;
+        };
+        let schema = format!(
+            "conflict_test_{}_{}_{}",
+            std::process::id(),
+            SCHEMAS.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+        );
+        let admin = PgPool::connect(&url)
+            .await
+            .expect("DATABASE_URL accepts connections");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        admin.close().await;
+        let backend = Backend::Postgres { url, schema };
+        PgStore::<()>::migrate(&backend.pool().await)
+            .await
+            .expect("migrate");
+        Some(backend)
+    }
+
+    /// A pool of its own (one instance's connections), in the test's schema.
+    pub async fn pool(&self) -> PgPool {
+        let Backend::Postgres { url, schema } = self else {
+            panic!("the memory backend has no pool");
+        };
+        let options: PgConnectOptions = url.parse().expect("a valid DATABASE_URL");
+        PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.options([("search_path", schema.as_str())]))
+            .await
+            .expect("connect")
+    }
+
+    /// Starts an `orders` server on a loopback port: a new instance.
+    pub async fn serve(&self, options: Options) -> Server {
+        let app = match self {
+            Backend::Memory => router_with(Orders::new(), MemoryKeys::default(), options),
+            Backend::Postgres { .. } => {
+                let pool = self.pool().await;
+                router_with(PgStore::new(pool.clone()), PgKeys::new(pool), options)
+            }
+        };
+        Server::start(app).await
+    }
+
+    /// Drops the test's schema.
+    pub async fn finish(self) {
+        if let Backend::Postgres { url, schema } = self {
+            let admin = PgPool::connect(&url).await.expect("connect");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&admin)
+                .await
+                .expect("drop schema");
+        }
+    }
+}
+
+/// A server on a loopback port and a client for it.
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start(app: axum::Router) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().expect("bound");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Server {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// Runs each listed `async fn(Backend)` once in memory and once on Postgres
+/// (skipped with a notice without `DATABASE_URL`).
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    super::$test($crate::support::Backend::Memory).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let Some(backend) = $crate::support::Backend::postgres().await else {
+                        return;
+                    };
+                    super::$test(backend.clone()).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+    };
+}

@@ -94,6 +94,15 @@ done
 cargo test -q -p conflict-macros --lib expansion_grows_linearly -- --nocapture 2>/dev/null \
     | sed -n 's/^EXPANSION moves=\([0-9]*\) tokens=\([0-9]*\)/expansion\t\1\t\2/p' >> "$results"
 
+step "5. Postgres: one statement against SELECT FOR UPDATE + UPDATE"
+if [ -n "${DATABASE_URL:-}" ]; then
+    cargo build -q --release -p conflict-benches --bin pg-moves
+    if $quick; then pg_args=(1 1 8); else pg_args=(10 1 8 32); fi
+    target/release/pg-moves "${pg_args[@]}" >> "$results"
+else
+    echo "DATABASE_URL is not set: part 5 skipped" >&2
+fi
+
 step "report"
 python3 benches/report.py "$results" "$report" "$quick"
 echo "wrote $report" >&2

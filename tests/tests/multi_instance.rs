@@ -133,3 +133,75 @@ async fn racing_moves_across_two_instances_have_one_winner() {
     pool.close().await;
     backend.finish().await;
 }
+
+#[tokio::test]
+async fn a_retry_on_another_instance_replays_the_first_answer() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let [a, b] = [
+        backend.serve(Options::default()).await,
+        backend.serve(Options::default()).await,
+    ];
+    let created: Value = a
+        .client
+        .post(a.url("/orders"))
+        .json(&json!({"item": "x", "quantity": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_u64().unwrap();
+    let pay = |server: &Server| {
+        server
+            .client
+            .post(server.url(&format!("/orders/{id}/pay")))
+            .header("idempotency-key", "\"pay-once\"")
+            .header("if-match", "\"1\"")
+    };
+    let first = pay(&a).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let retry = pay(&b).send().await.unwrap();
+    assert_eq!(retry.status(), 200);
+    assert_eq!(retry.headers()["idempotency-replayed"], "true");
+    assert_eq!(retry.headers()["etag"], "\"2\"");
+    backend.finish().await;
+}
+
+#[tokio::test]
+async fn database_errors_do_not_leak_into_responses() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let server = backend.serve(Options::default()).await;
+    // Break the database under the running server.
+    sqlx::raw_sql("DROP TABLE conflict_resources")
+        .execute(&backend.pool().await)
+        .await
+        .unwrap();
+    let response = server
+        .client
+        .get(server.url("/orders/1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "type": "urn:conflict:problem:internal",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "the server failed to handle the request; it has been logged",
+            "instance": "/orders/1"
+        })
+    );
+    backend.finish().await;
+}

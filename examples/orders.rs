@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use conflict_examples::orders::{Options, Orders, router_with};
+use conflict_examples::orders::{Options, OrderStatus, Orders, router_with};
 use conflict_runtime::http::Problem;
 use conflict_runtime::http::{MemoryKeys, PgKeys};
 use conflict_runtime::store::{PgPool, PgStore};
@@ -18,7 +18,8 @@ const USAGE: &str = "usage: orders [--addr HOST:PORT] [--database-url URL] [--re
 
   --addr HOST:PORT      where to listen (default 127.0.0.1:3000, or ORDERS_ADDR)
   --database-url URL    keep orders in Postgres (or DATABASE_URL); default: in memory
-  --require-if-match    refuse moves without If-Match (428)";
+  --require-if-match    refuse moves without If-Match (428)
+  --print-machine       print the order machine as text and exit";
 
 struct Arguments {
     addr: SocketAddr,
@@ -70,6 +71,10 @@ fn arguments() -> Result<Arguments, String> {
         match arg.as_str() {
             "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
             "--require-if-match" => options.require_if_match = true,
+            "--print-machine" => {
+                print!("{}", conflict_runtime::diagram::text::<OrderStatus>());
+                std::process::exit(0);
+            }
             "--database-url" => {
                 database_url = Some(args.next().ok_or("--database-url needs a URL")?);
             }

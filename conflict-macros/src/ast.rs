@@ -6,7 +6,7 @@ use syn::ext::IdentExt as _;
 
 use crate::attr;
 use crate::case;
-use crate::errors::Errors;
+use crate::errors::{Errors, with_page};
 
 pub(crate) struct Machine<'a> {
     pub(crate) ident: &'a syn::Ident,
@@ -41,13 +41,19 @@ impl<'a> Machine<'a> {
             syn::Data::Struct(data) => {
                 return Err(syn::Error::new(
                     data.struct_token.span,
-                    "#[derive(StateMachine)] supports enums only; write the states as a fieldless enum, one variant per state",
+                    with_page(
+                        "#[derive(StateMachine)] supports enums only; write the states as a fieldless enum, one variant per state",
+                        "not_an_enum",
+                    ),
                 ));
             }
             syn::Data::Union(data) => {
                 return Err(syn::Error::new(
                     data.union_token.span,
-                    "#[derive(StateMachine)] supports enums only; write the states as a fieldless enum, one variant per state",
+                    with_page(
+                        "#[derive(StateMachine)] supports enums only; write the states as a fieldless enum, one variant per state",
+                        "not_an_enum",
+                    ),
                 ));
             }
         };

@@ -11,7 +11,7 @@ use syn::spanned::Spanned;
 use syn::{Token, parenthesized};
 
 use crate::case::RenameRule;
-use crate::errors::Errors;
+use crate::errors::{Errors, with_page};
 
 pub(crate) const CONTAINER: &str = "state_machine";
 pub(crate) const VARIANT: &str = "state";
@@ -36,9 +36,12 @@ impl<T> Once<T> {
         if let Some((first, _)) = &self.value {
             let mut error = syn::Error::new(
                 span,
-                format!(
-                    "duplicate `{}` in #[{}(...)]; remove this one",
-                    self.key, self.attribute
+                with_page(
+                    format!(
+                        "duplicate `{}` in #[{}(...)]; remove this one",
+                        self.key, self.attribute
+                    ),
+                    "duplicate_key",
                 ),
             );
             error.combine(syn::Error::new(
@@ -84,8 +87,11 @@ impl Container {
                 } else if meta.path.is_ident("crate") {
                     krate.set(errors, span, meta.value()?.parse()?);
                 } else {
-                    return Err(meta.error(format!(
-                        "unknown key in #[{CONTAINER}(...)]; expected `resource = \"name\"`, `action = TypeName` or `crate = path::to::conflict_runtime`"
+                    return Err(meta.error(with_page(
+                        format!(
+                            "unknown key in #[{CONTAINER}(...)]; expected `resource = \"name\"`, `action = TypeName` or `crate = path::to::conflict_runtime`"
+                        ),
+                        "unknown_key",
                     )));
                 }
                 Ok(())
@@ -150,8 +156,11 @@ impl Variant {
                     let targets = content.parse_terminated(syn::Ident::parse, Token![,])?;
                     moves.extend(targets.into_iter().map(|target| Move { action: None, target }));
                 } else {
-                    return Err(meta.error(format!(
-                        "unknown key in #[{VARIANT}(...)]; expected `initial`, `terminal`, `on(action -> State, ...)`, `to(State, ...)` or `allow_unreachable`"
+                    return Err(meta.error(with_page(
+                        format!(
+                            "unknown key in #[{VARIANT}(...)]; expected `initial`, `terminal`, `on(action -> State, ...)`, `to(State, ...)` or `allow_unreachable`"
+                        ),
+                        "unknown_key",
                     )));
                 }
                 Ok(())
@@ -175,8 +184,11 @@ impl Variant {
 fn parse_named_move(input: syn::parse::ParseStream<'_>) -> syn::Result<Move> {
     let action: syn::Ident = input.parse()?;
     if !input.peek(Token![->]) {
-        return Err(input.error(format!(
-            "expected `->` after action `{action}`; write a named move as `{action} -> State`"
+        return Err(input.error(with_page(
+            format!(
+                "expected `->` after action `{action}`; write a named move as `{action} -> State`"
+            ),
+            "move_syntax",
         )));
     }
     input.parse::<Token![->]>()?;

@@ -36,9 +36,15 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `derive` | yes | `#[derive(StateMachine)]` |
-//! | `axum` | yes | [`http`]: 409 problem bodies, extractors, `ETag` and `If-Match` |
+//! | `axum` | yes | [`http`]: 409 problem bodies, extractors, `ETag` and `If-Match`, `Idempotency-Key`, served diagrams |
+//! | `postgres` | no | [`store::PgStore`] and `http::PgKeys`: state shared by every instance |
+//! | `openapi` | no | `http::openapi`: OpenAPI 3.1 schemas and responses (`utoipa`) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub mod diagnostics;
+pub mod diagram;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;

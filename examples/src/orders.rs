@@ -6,12 +6,22 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use conflict_runtime::StateMachine;
+use conflict_runtime::http::openapi::{self, IdempotencyProblems, Problems, problem_responses};
 use conflict_runtime::http::{
     self, Conditional, Created, Idempotency, IdempotencyStore, JsonBody, MemoryKeys, MoveRequest,
     Problem, ProblemKind, ResourceId, Transitions,
 };
 use conflict_runtime::store::{Create, Inserted, MemoryStore, Resource, Store, Versioned};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{
+    Components, ComponentsBuilder, Content, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder,
+    Paths, PathsBuilder, Ref, Required, ResponseBuilder, ResponsesBuilder,
+};
 
 /// The lifecycle of an order.
 #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +114,8 @@ where
         )
         .route("/orders/{id}/{action}", post(act::<St>))
         .route("/orders/{id}/transitions", get(transitions::<St>))
+        .route("/state-machines/order", get(http::machine::<OrderStatus>))
+        .route("/openapi.json", get(openapi_json))
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
         .layer(Idempotency::new(keys).scoped_by(client))
@@ -207,4 +219,266 @@ async fn transitions<St: Store<Order, Id = u64>>(
     id: ResourceId<u64, OrderStatus>,
 ) -> Result<Transitions, Problem> {
     Ok(Transitions::of(id.load(&app.orders).await?.value().status))
+}
+
+#[allow(clippy::unused_async, reason = "axum handlers are async fns")]
+async fn openapi_json() -> Response {
+    axum::Json(openapi()).into_response()
+}
+
+/// The service's `OpenAPI` 3.1 document. The problem responses of each
+/// route follow from its handler's extractors ([`Problems`]); only the
+/// successes are written here.
+#[must_use]
+pub fn openapi() -> OpenApi {
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("orders")
+                .version(env!("CARGO_PKG_VERSION")),
+        )
+        .paths(paths())
+        .components(Some(schemas()))
+        .build()
+}
+
+type MoveProblems = (MoveRequest<OrderStatus, u64>, IdempotencyProblems);
+type IdProblems = ResourceId<u64, OrderStatus>;
+type BodyProblems = JsonBody<NewOrder>;
+
+fn json(schema: &str) -> Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(schema)))
+        .build()
+}
+
+fn success(
+    status: &str,
+    description: &str,
+    schema: Option<&str>,
+) -> (String, utoipa::openapi::Response) {
+    let mut response = ResponseBuilder::new().description(description);
+    if let Some(schema) = schema {
+        response = response.content("application/json", json(schema));
+    }
+    (status.to_owned(), response.build())
+}
+
+/// An operation answering `successes`, or the problems of `P`.
+fn operation<P: Problems>(
+    summary: &str,
+    successes: Vec<(String, utoipa::openapi::Response)>,
+) -> OperationBuilder {
+    let responses = successes.into_iter().fold(
+        problem_responses::<P>(ResponsesBuilder::new()),
+        |r, (status, response)| r.response(status, response),
+    );
+    OperationBuilder::new()
+        .summary(Some(summary))
+        .responses(responses.build())
+}
+
+fn id_parameter() -> Parameter {
+    ParameterBuilder::new()
+        .name("id")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        ))
+        .build()
+}
+
+fn body(schema: &str) -> RequestBody {
+    RequestBodyBuilder::new()
+        .required(Some(Required::True))
+        .content("application/json", json(schema))
+        .build()
+}
+
+/// `/orders/{id}`: read, move by state, create under a chosen id.
+fn order_item() -> PathItem {
+    let order = Some("Order");
+    let moved = || {
+        vec![success(
+            "200",
+            "The moved order, with its new `ETag`",
+            order,
+        )]
+    };
+    PathItem::builder()
+        .operation(
+            HttpMethod::Get,
+            operation::<(IdProblems, Conditional)>(
+                "An order",
+                vec![
+                    success("200", "The order, with its `ETag`", order),
+                    success("304", "Not modified: `If-None-Match` matches", None),
+                ],
+            )
+            .parameter(id_parameter()),
+        )
+        .operation(
+            HttpMethod::Patch,
+            operation::<MoveProblems>("Move an order to a state", moved())
+                .parameter(id_parameter())
+                .request_body(Some(body("TargetState"))),
+        )
+        .operation(
+            HttpMethod::Put,
+            operation::<(
+                IdProblems,
+                Conditional,
+                BodyProblems,
+                IdempotencyProblems,
+                AlreadyExists,
+            )>(
+                "Create an order under a chosen id",
+                vec![
+                    success("201", "Created", order),
+                    success("200", "The identical order was there already", order),
+                ],
+            )
+            .parameter(id_parameter())
+            .request_body(Some(body("NewOrder"))),
+        )
+        .build()
+}
+
+fn paths() -> Paths {
+    let order = Some("Order");
+    let moved = || {
+        vec![success(
+            "200",
+            "The moved order, with its new `ETag`",
+            order,
+        )]
+    };
+    let action = ParameterBuilder::new()
+        .name("action")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .schema(Some(Ref::from_schema_name("OrderAction")));
+    PathsBuilder::new()
+        .path(
+            "/orders",
+            PathItem::new(
+                HttpMethod::Post,
+                operation::<(BodyProblems, IdempotencyProblems)>(
+                    "Create an order",
+                    vec![success(
+                        "201",
+                        "The new order, with `Location` and `ETag`",
+                        order,
+                    )],
+                )
+                .request_body(Some(body("NewOrder"))),
+            ),
+        )
+        .path("/orders/{id}", order_item())
+        .path(
+            "/orders/{id}/{action}",
+            PathItem::new(
+                HttpMethod::Post,
+                operation::<MoveProblems>("Apply an action", moved())
+                    .parameter(id_parameter())
+                    .parameter(action),
+            ),
+        )
+        .path(
+            "/orders/{id}/transitions",
+            PathItem::new(
+                HttpMethod::Get,
+                operation::<IdProblems>(
+                    "What an order may do now",
+                    vec![success(
+                        "200",
+                        "Current state, allowed actions and next states",
+                        Some("Transitions"),
+                    )],
+                )
+                .parameter(id_parameter()),
+            ),
+        )
+        .path(
+            "/state-machines/order",
+            PathItem::new(
+                HttpMethod::Get,
+                operation::<MachineProblems>(
+                    "The order machine: JSON, or `?format=svg|mermaid|dot|text`",
+                    vec![success("200", "The machine", Some("Machine"))],
+                ),
+            ),
+        )
+        .path(
+            "/openapi.json",
+            PathItem::new(
+                HttpMethod::Get,
+                operation::<()>("This document", vec![success("200", "OpenAPI 3.1", None)]),
+            ),
+        )
+        .build()
+}
+
+fn schemas() -> Components {
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    let count = |minimum: u32| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(minimum))
+    };
+    openapi::components::<OrderStatus>(ComponentsBuilder::new())
+        .schema(
+            "Order",
+            ObjectBuilder::new()
+                .property("id", count(0))
+                .property("status", Ref::from_schema_name("OrderState"))
+                .property("item", string())
+                .property("quantity", count(1))
+                .required("id")
+                .required("status")
+                .required("item")
+                .required("quantity"),
+        )
+        .schema(
+            "NewOrder",
+            ObjectBuilder::new()
+                .property("item", string().min_length(Some(1)))
+                .property("quantity", count(1))
+                .required("item")
+                .required("quantity"),
+        )
+        .schema(
+            "TargetState",
+            ObjectBuilder::new()
+                .property("status", Ref::from_schema_name("OrderState"))
+                .required("status"),
+        )
+        .schema("Transitions", openapi::transitions_schema::<OrderStatus>())
+        .schema(
+            "Machine",
+            ObjectBuilder::new().description(Some("States, actions and moves")),
+        )
+        .build()
+}
+
+/// `PUT` answers 409 for a different order under a taken id.
+struct AlreadyExists;
+
+impl Problems for AlreadyExists {
+    fn problems(kinds: &mut Vec<ProblemKind>) {
+        kinds.extend([ProblemKind::AlreadyExists, ProblemKind::PreconditionFailed]);
+    }
+}
+
+/// `GET /state-machines/order` answers 400 for an unknown format, 406 when
+/// `Accept` matches none.
+struct MachineProblems;
+
+impl Problems for MachineProblems {
+    fn problems(kinds: &mut Vec<ProblemKind>) {
+        kinds.extend([ProblemKind::MalformedRequest, ProblemKind::NotAcceptable]);
+    }
 }

@@ -4,6 +4,10 @@
 mod etag;
 mod extract;
 mod idempotency;
+mod machine;
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub mod openapi;
 #[cfg(feature = "postgres")]
 mod pg_keys;
 mod problem;
@@ -18,6 +22,7 @@ pub use self::idempotency::{
     Begin, Fingerprint, IDEMPOTENCY_KEY, IDEMPOTENCY_REPLAYED, Idempotency, IdempotencyService,
     IdempotencyStore, MemoryKeys, ScopedKey, StoredResponse,
 };
+pub use self::machine::machine;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use self::pg_keys::PgKeys;

@@ -39,6 +39,8 @@ pub enum ProblemKind {
     PreconditionRequired,
     /// 405: the route does not serve this method.
     MethodNotAllowed,
+    /// 406: no representation matches `Accept`.
+    NotAcceptable,
     /// 409: a request with the same `Idempotency-Key` is still being handled.
     IdempotencyKeyInFlight,
     /// 422: the `Idempotency-Key` was used for a different request.
@@ -64,6 +66,7 @@ impl ProblemKind {
             ProblemKind::PreconditionFailed => "urn:conflict:problem:precondition-failed",
             ProblemKind::PreconditionRequired => "urn:conflict:problem:precondition-required",
             ProblemKind::MethodNotAllowed => "urn:conflict:problem:method-not-allowed",
+            ProblemKind::NotAcceptable => "urn:conflict:problem:not-acceptable",
             ProblemKind::IdempotencyKeyInFlight => "urn:conflict:problem:idempotency-key-in-flight",
             ProblemKind::IdempotencyKeyReused => "urn:conflict:problem:idempotency-key-reused",
             ProblemKind::Internal => "urn:conflict:problem:internal",
@@ -86,6 +89,7 @@ impl ProblemKind {
             ProblemKind::PreconditionFailed => "Precondition failed",
             ProblemKind::PreconditionRequired => "Precondition required",
             ProblemKind::MethodNotAllowed => "Method not allowed",
+            ProblemKind::NotAcceptable => "Not acceptable",
             ProblemKind::IdempotencyKeyInFlight => "Request in progress",
             ProblemKind::IdempotencyKeyReused => "Idempotency key reused",
             ProblemKind::Internal => "Internal server error",
@@ -109,6 +113,7 @@ impl ProblemKind {
             ProblemKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ProblemKind::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemKind::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -1,0 +1,314 @@
+//! The example's `/openapi.json`: an `OpenAPI` 3.1 document that lists every
+//! route, and declares every status the routes answer with.
+
+#[macro_use]
+mod support;
+
+use conflict_examples::orders::Options;
+use reqwest::Method;
+use serde_json::Value;
+use support::{Backend, Server};
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+/// A request, and the documented path it exercises.
+struct Probe {
+    method: &'static str,
+    path: &'static str,
+    documented: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+    body: Option<&'static str>,
+}
+
+/// Requests that together draw every status each route can answer with.
+const PROBES: &[Probe] = &[
+    Probe {
+        method: "POST",
+        path: "/orders",
+        documented: "/orders",
+        headers: &[JSON],
+        body: Some(r#"{"item": "lamp", "quantity": 1}"#),
+    },
+    Probe {
+        method: "POST",
+        path: "/orders",
+        documented: "/orders",
+        headers: &[JSON],
+        body: Some(r#"{"item": "lamp", "quantity": 0}"#),
+    },
+    Probe {
+        method: "POST",
+        path: "/orders",
+        documented: "/orders",
+        headers: &[JSON],
+        body: Some(r#"{"item": "#),
+    },
+    Probe {
+        method: "POST",
+        path: "/orders",
+        documented: "/orders",
+        headers: &[],
+        body: Some(r#"{"item": "lamp", "quantity": 1}"#),
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/1",
+        documented: "/orders/{id}",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/1",
+        documented: "/orders/{id}",
+        headers: &[("if-none-match", "\"1\"")],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/1",
+        documented: "/orders/{id}",
+        headers: &[("if-none-match", "nope")],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/999",
+        documented: "/orders/{id}",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/1/transitions",
+        documented: "/orders/{id}/transitions",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/x/transitions",
+        documented: "/orders/{id}/transitions",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/1/teleport",
+        documented: "/orders/{id}/{action}",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/1/pay",
+        documented: "/orders/{id}/{action}",
+        headers: &[("if-match", "\"9\"")],
+        body: None,
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/1/pay",
+        documented: "/orders/{id}/{action}",
+        headers: &[("if-match", "9")],
+        body: None,
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/1/pay",
+        documented: "/orders/{id}/{action}",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/1/pay",
+        documented: "/orders/{id}/{action}",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/1/ship",
+        documented: "/orders/{id}/{action}",
+        headers: &[("idempotency-key", "\"k\"")],
+        body: None,
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/1/cancel",
+        documented: "/orders/{id}/{action}",
+        headers: &[("idempotency-key", "\"k\"")],
+        body: None,
+    },
+    Probe {
+        method: "PATCH",
+        path: "/orders/1",
+        documented: "/orders/{id}",
+        headers: &[JSON],
+        body: Some(r#"{"status": "delivered"}"#),
+    },
+    Probe {
+        method: "PATCH",
+        path: "/orders/1",
+        documented: "/orders/{id}",
+        headers: &[JSON],
+        body: Some(r#"{"status": "lost"}"#),
+    },
+    Probe {
+        method: "PATCH",
+        path: "/orders/1",
+        documented: "/orders/{id}",
+        headers: &[JSON],
+        body: Some(r#"{"status"#),
+    },
+    Probe {
+        method: "PATCH",
+        path: "/orders/1",
+        documented: "/orders/{id}",
+        headers: &[],
+        body: Some(r#"{"status": "paid"}"#),
+    },
+    Probe {
+        method: "PATCH",
+        path: "/orders/1",
+        documented: "/orders/{id}",
+        headers: &[JSON],
+        body: Some(r#"{"status": "pending"}"#),
+    },
+    Probe {
+        method: "PUT",
+        path: "/orders/50",
+        documented: "/orders/{id}",
+        headers: &[JSON],
+        body: Some(r#"{"item": "cup", "quantity": 1}"#),
+    },
+    Probe {
+        method: "PUT",
+        path: "/orders/50",
+        documented: "/orders/{id}",
+        headers: &[JSON],
+        body: Some(r#"{"item": "cup", "quantity": 1}"#),
+    },
+    Probe {
+        method: "PUT",
+        path: "/orders/50",
+        documented: "/orders/{id}",
+        headers: &[JSON],
+        body: Some(r#"{"item": "cup", "quantity": 2}"#),
+    },
+    Probe {
+        method: "PUT",
+        path: "/orders/50",
+        documented: "/orders/{id}",
+        headers: &[JSON, ("if-none-match", "*")],
+        body: Some(r#"{"item": "cup", "quantity": 3}"#),
+    },
+    Probe {
+        method: "GET",
+        path: "/state-machines/order",
+        documented: "/state-machines/order",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/state-machines/order?format=gif",
+        documented: "/state-machines/order",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/state-machines/order",
+        documented: "/state-machines/order",
+        headers: &[("accept", "application/xml")],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/openapi.json",
+        documented: "/openapi.json",
+        headers: &[],
+        body: None,
+    },
+];
+
+async fn document(server: &Server) -> Value {
+    let response = server
+        .client
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn every_route_and_every_observed_status_is_documented(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
+    let doc = document(&server).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    // It parses as an OpenAPI document, not just as JSON.
+    let parsed: utoipa::openapi::OpenApi =
+        serde_json::from_value(doc.clone()).expect("an OpenAPI 3.1 document");
+    assert_eq!(parsed.paths.paths.len(), 6);
+    assert_eq!(
+        doc["components"]["schemas"]["OrderState"]["enum"],
+        serde_json::json!([
+            "pending",
+            "paid",
+            "shipped",
+            "delivered",
+            "cancelled",
+            "refunded"
+        ])
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["OrderAction"]["enum"],
+        serde_json::json!(["pay", "cancel", "ship", "refund", "deliver"])
+    );
+    assert!(
+        doc["components"]["schemas"]["IllegalTransitionProblem"]["properties"]["allowed_actions"]
+            .is_object()
+    );
+
+    let mut observed = Vec::new();
+    for Probe {
+        method,
+        path,
+        documented,
+        headers,
+        body,
+    } in PROBES
+    {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = server.client.request(method.clone(), server.url(path));
+        for (name, value) in *headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(*body);
+        }
+        let status = request.send().await.unwrap().status().as_u16();
+        let operation = &doc["paths"][*documented][method.as_str().to_ascii_lowercase()];
+        assert!(
+            operation.is_object(),
+            "{method} {documented} is not documented"
+        );
+        assert!(
+            operation["responses"][status.to_string()].is_object(),
+            "{method} {path} answered {status}, which the document does not declare for {documented}"
+        );
+        observed.push(status);
+    }
+    observed.sort_unstable();
+    observed.dedup();
+    assert_eq!(
+        observed,
+        [200, 201, 304, 400, 404, 406, 409, 412, 415, 422],
+        "the requests draw every status"
+    );
+}
+
+on_every_backend!(every_route_and_every_observed_status_is_documented);

@@ -3,6 +3,55 @@
 
 pub use conflict_examples::orders::{OrderStatus, OrderStatusAction};
 
+/// The machine of the HTTP and Postgres benchmarks: cyclic, so that random
+/// traffic keeps mixing moves and conflicts.
+#[derive(
+    conflict_runtime::StateMachine,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DoorState {
+    /// Shut, not locked.
+    #[state(initial, on(open -> Open, lock -> Locked))]
+    Closed,
+    /// Open.
+    #[state(on(close -> Closed))]
+    Open,
+    /// Shut and locked.
+    #[state(on(unlock -> Closed))]
+    Locked,
+}
+
+/// A door as stored.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Door {
+    /// Given by the store.
+    pub id: u64,
+    /// Its state.
+    pub state: DoorState,
+}
+
+impl conflict_runtime::store::Resource for Door {
+    type State = DoorState;
+
+    fn state(&self) -> DoorState {
+        self.state
+    }
+
+    fn set_state(&mut self, state: DoorState) {
+        self.state = state;
+    }
+}
+
+/// How many doors the benchmarks preload.
+pub const DOORS: u64 = 1000;
+
 /// `(state index, action index)` pairs, about half of them illegal, from a
 /// fixed seed: every implementation decides the same stream.
 #[must_use]

@@ -50,7 +50,10 @@ fn request(method: &str, path: &[u8], headers: &[&str], body: &[u8]) -> Vec<u8> 
 const JSON: &str = "content-type: application/json";
 
 /// `(what, request, expected status)`.
-#[allow(clippy::too_many_lines, reason = "a table: one row per hostile request")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "a table: one row per hostile request"
+)]
 fn matrix() -> Vec<(&'static str, Vec<u8>, u16)> {
     let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     let nested_object = format!(

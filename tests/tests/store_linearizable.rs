@@ -5,39 +5,10 @@
 mod support;
 
 use conflict_runtime::StateMachine;
-use conflict_runtime::store::{Create, MemoryStore, Move, PgStore, Resource, Store, StoreError};
+use conflict_runtime::store::{Create, MemoryStore, Move, PgStore, Store, StoreError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use serde::{Deserialize, Serialize};
-use support::Backend;
-
-#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Door {
-    #[state(initial, on(open -> Open, lock -> Locked))]
-    Closed,
-    #[state(on(close -> Closed))]
-    Open,
-    #[state(on(unlock -> Closed))]
-    Locked,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Room {
-    door: Door,
-}
-
-impl Resource for Room {
-    type State = Door;
-
-    fn state(&self) -> Door {
-        self.door
-    }
-
-    fn set_state(&mut self, door: Door) {
-        self.door = door;
-    }
-}
+use support::{Backend, Door, DoorAction, Room, room};
 
 /// A committed move: the version it made, the action, the state after it.
 type Commit = (u64, DoorAction, Door);
@@ -63,7 +34,7 @@ where
     St: Store<Room, Id = u64> + Create<Room>,
 {
     let id = *runtime
-        .block_on(store.create(|_| Room { door: Door::Closed }))
+        .block_on(store.create(|_| room("hall")))
         .unwrap()
         .id();
     let committed: Vec<Commit> = runtime.block_on(async {

@@ -3,48 +3,10 @@
 #[macro_use]
 mod support;
 
-use conflict_runtime::StateMachine;
 use conflict_runtime::store::{
-    Create, Expected, Inserted, MemoryStore, Move, PgStore, Resource, Store, StoreError,
+    Create, Expected, Inserted, MemoryStore, Move, PgStore, Store, StoreError,
 };
-use serde::{Deserialize, Serialize};
-use support::Backend;
-
-#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Door {
-    #[state(initial, on(open -> Open, lock -> Locked))]
-    Closed,
-    #[state(on(close -> Closed))]
-    Open,
-    #[state(on(unlock -> Closed))]
-    Locked,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Room {
-    name: String,
-    door: Door,
-}
-
-impl Resource for Room {
-    type State = Door;
-
-    fn state(&self) -> Door {
-        self.door
-    }
-
-    fn set_state(&mut self, door: Door) {
-        self.door = door;
-    }
-}
-
-fn room(name: &str) -> Room {
-    Room {
-        name: name.to_owned(),
-        door: Door::Closed,
-    }
-}
+use support::{Backend, Door, DoorAction, Room, room};
 
 /// The store of `backend`, as the one type the tests take.
 trait Rooms: Store<Room, Id = u64> + Create<Room> {}

@@ -11,42 +11,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use conflict_runtime::StateMachine;
 use conflict_runtime::http::{MoveRequest, Problem};
-use conflict_runtime::store::{MemoryStore, Resource, Versioned};
-use serde::Serialize;
+use conflict_runtime::store::{MemoryStore, Versioned};
 
-/// A cyclic machine, so that random traffic keeps mixing moves and conflicts.
-#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-enum DoorState {
-    #[state(initial, on(open -> Open, lock -> Locked))]
-    Closed,
-    #[state(on(close -> Closed))]
-    Open,
-    #[state(on(unlock -> Closed))]
-    Locked,
-}
-
-#[derive(Clone, PartialEq, Serialize)]
-struct Door {
-    id: u64,
-    state: DoorState,
-}
-
-impl Resource for Door {
-    type State = DoorState;
-
-    fn state(&self) -> DoorState {
-        self.state
-    }
-
-    fn set_state(&mut self, state: DoorState) {
-        self.state = state;
-    }
-}
-
-const DOORS: u64 = 1000;
+use conflict_benches::{DOORS, Door, DoorState};
 
 async fn through_conflict(
     State(doors): State<MemoryStore<Door>>,

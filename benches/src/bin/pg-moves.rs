@@ -10,41 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use conflict_runtime::store::{Create, Move, PgPool, PgStore, Resource, Store, StoreError};
+use conflict_runtime::store::{Create, Move, PgPool, PgStore, Store, StoreError};
 use conflict_runtime::{Action, StateMachine};
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum DoorState {
-    #[state(initial, on(open -> Open, lock -> Locked))]
-    Closed,
-    #[state(on(close -> Closed))]
-    Open,
-    #[state(on(unlock -> Closed))]
-    Locked,
-}
-
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-struct Door {
-    id: u64,
-    state: DoorState,
-}
-
-impl Resource for Door {
-    type State = DoorState;
-
-    fn state(&self) -> DoorState {
-        self.state
-    }
-
-    fn set_state(&mut self, state: DoorState) {
-        self.state = state;
-    }
-}
-
-const DOORS: u64 = 1000;
+use conflict_benches::{DOORS, Door, DoorState, DoorStateAction};
 
 /// A move the classic way: four round trips in a transaction.
 async fn by_transaction(

@@ -60,7 +60,7 @@ impl<Id, R: Serialize> IntoResponse for Created<Id, R> {
 
 /// What a resource may do next: `current_state`, `allowed_actions`,
 /// `allowed_next_states`, by wire name.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Transitions {
     current_state: &'static str,
     allowed_actions: Vec<&'static str>,
@@ -75,17 +75,6 @@ impl Transitions {
             allowed_actions: action_names(state.actions()),
             allowed_next_states: state_names(state.next_states()),
         }
-    }
-}
-
-impl Serialize for Transitions {
-    fn serialize<Se: serde::Serializer>(&self, serializer: Se) -> Result<Se::Ok, Se::Error> {
-        use serde::ser::SerializeStruct as _;
-        let mut fields = serializer.serialize_struct("Transitions", 3)?;
-        fields.serialize_field("current_state", self.current_state)?;
-        fields.serialize_field("allowed_actions", &self.allowed_actions)?;
-        fields.serialize_field("allowed_next_states", &self.allowed_next_states)?;
-        fields.end()
     }
 }
 

@@ -5,8 +5,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use conflict_examples::orders::{Options, Orders, router_with};
+use conflict_runtime::StateMachine;
 use conflict_runtime::http::{MemoryKeys, PgKeys};
+use conflict_runtime::store::Resource;
 use conflict_runtime::store::{PgPool, PgStore};
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// Where resources live during a test.
@@ -143,4 +146,43 @@ macro_rules! on_every_backend {
             )*
         }
     };
+}
+
+/// A small cyclic machine for store tests: many moves commit.
+#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Door {
+    #[state(initial, on(open -> Open, lock -> Locked))]
+    Closed,
+    #[state(on(close -> Closed))]
+    Open,
+    #[state(on(unlock -> Closed))]
+    Locked,
+}
+
+/// A resource with a [`Door`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Room {
+    pub name: String,
+    pub door: Door,
+}
+
+impl Resource for Room {
+    type State = Door;
+
+    fn state(&self) -> Door {
+        self.door
+    }
+
+    fn set_state(&mut self, door: Door) {
+        self.door = door;
+    }
+}
+
+/// A room with a closed door.
+pub fn room(name: &str) -> Room {
+    Room {
+        name: name.to_owned(),
+        door: Door::Closed,
+    }
 }

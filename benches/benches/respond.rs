@@ -18,6 +18,7 @@ fn respond(c: &mut Criterion) {
         status: OrderStatus::Shipped,
         item: "lamp".to_owned(),
         quantity: 1,
+        tracking_number: Some("1Z999".to_owned()),
     };
     let mut group = c.benchmark_group("respond");
     group.bench_function("200 order", |b| {

@@ -6,7 +6,6 @@
 
 use proc_macro2::{Span, TokenTree};
 use syn::meta::ParseNestedMeta;
-use syn::parse::Parse as _;
 use syn::spanned::Spanned;
 use syn::{Token, parenthesized};
 
@@ -109,10 +108,12 @@ impl Container {
     }
 }
 
-/// One declared move out of a state: `pay -> Paid` (named) or `to(Paid)` (bare).
+/// One declared move out of a state: `pay -> Paid` (named, optionally
+/// guarded: `pay -> Paid if credit_limit`) or `to(Paid)` (bare).
 pub(crate) struct Move {
     pub(crate) action: Option<syn::Ident>,
     pub(crate) target: syn::Ident,
+    pub(crate) guard: Option<syn::Path>,
 }
 
 /// `#[state(initial, terminal, allow_unreachable, on(pay -> Paid), to(Shipped))]`
@@ -153,8 +154,12 @@ impl Variant {
                 } else if meta.path.is_ident("to") {
                     let content;
                     parenthesized!(content in meta.input);
-                    let targets = content.parse_terminated(syn::Ident::parse, Token![,])?;
-                    moves.extend(targets.into_iter().map(|target| Move { action: None, target }));
+                    let targets = content.parse_terminated(parse_bare_target, Token![,])?;
+                    moves.extend(targets.into_iter().map(|target| Move {
+                        action: None,
+                        target,
+                        guard: None,
+                    }));
                 } else {
                     return Err(meta.error(with_page(
                         format!(
@@ -193,10 +198,46 @@ fn parse_named_move(input: syn::parse::ParseStream<'_>) -> syn::Result<Move> {
     }
     input.parse::<Token![->]>()?;
     let target: syn::Ident = input.parse()?;
+    let guard = if input.peek(Token![if]) {
+        input.parse::<Token![if]>()?;
+        if input.is_empty() || input.peek(Token![,]) {
+            return Err(input.error(with_page(
+                format!("expected a guard function after `if`: `{action} -> {target} if path::to::guard`"),
+                "guard_syntax",
+            )));
+        }
+        Some(syn::Path::parse_mod_style(input).map_err(|error| {
+            syn::Error::new(
+                error.span(),
+                with_page(
+                    format!("a guard is a path to a function, such as `credit_limit` or `Order::credit_limit`: {error}"),
+                    "guard_syntax",
+                ),
+            )
+        })?)
+    } else {
+        None
+    };
     Ok(Move {
         action: Some(action),
         target,
+        guard,
     })
+}
+
+/// A target of `to(...)`: a bare move has no action, so it cannot be guarded
+/// on the derive; say where the guard goes instead of "expected `,`".
+fn parse_bare_target(input: syn::parse::ParseStream<'_>) -> syn::Result<syn::Ident> {
+    let target: syn::Ident = input.parse()?;
+    if input.peek(Token![if]) {
+        return Err(input.error(with_page(
+            format!(
+                "a move in `to(...)` has no action to guard; name it in `on(...)`: `action -> {target} if guard`, or guard entering `{target}` at runtime with `Rules::guard_entering`"
+            ),
+            "guard_syntax",
+        )));
+    }
+    Ok(target)
 }
 
 /// `#[serde(rename_all = "...")]`. `serde_derive` reports a rule it does not

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::ast::{Action, Machine, find_action};
+use crate::expand::guard_text;
 
 impl Machine<'_> {
     /// `stateDiagram-v2`: ids are the Rust variant names (always valid Mermaid
@@ -24,7 +25,7 @@ impl Machine<'_> {
             for m in &state.attrs.moves {
                 match m.action.as_ref().and_then(|a| find_action(actions, a)) {
                     Some(action) => {
-                        let label = mermaid_text(&action.wire);
+                        let label = mermaid_text(&guarded(&action.wire, m.guard.as_ref()));
                         let _ = writeln!(out, "    {} --> {}: {label}", state.ident, m.target);
                     }
                     None => {
@@ -62,7 +63,10 @@ impl Machine<'_> {
                     continue;
                 };
                 let label = match m.action.as_ref().and_then(|a| find_action(actions, a)) {
-                    Some(action) => format!(" [label={}]", dot_id(&action.wire)),
+                    Some(action) => format!(
+                        " [label={}]",
+                        dot_id(&guarded(&action.wire, m.guard.as_ref()))
+                    ),
                     None => String::new(),
                 };
                 let _ = writeln!(
@@ -75,6 +79,14 @@ impl Machine<'_> {
         }
         out.push_str("}\n");
         out
+    }
+}
+
+/// An edge label: the action, and its guard in UML's brackets.
+fn guarded(action: &str, guard: Option<&syn::Path>) -> String {
+    match guard {
+        Some(guard) => format!("{action} [{}]", guard_text(guard)),
+        None => action.to_owned(),
     }
 }
 

@@ -5,7 +5,7 @@
 //! check is one load on any traffic, predictable or not.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 use syn::ext::IdentExt as _;
 
 use crate::ast::{self, Machine};
@@ -35,6 +35,21 @@ struct Graph {
     targets: Vec<Vec<Option<usize>>>,
     /// Per action: the one state it leads to from everywhere, if all agree.
     action_target: Vec<Option<usize>>,
+}
+
+/// A guard's path as written, without the spaces of token printing.
+pub(crate) fn guard_text(guard: &syn::Path) -> String {
+    let segments: Vec<String> = guard
+        .segments
+        .iter()
+        .map(|segment| segment.ident.to_string())
+        .collect();
+    let lead = if guard.leading_colon.is_some() {
+        "::"
+    } else {
+        ""
+    };
+    format!("{lead}{}", segments.join("::"))
 }
 
 impl Graph {
@@ -125,12 +140,14 @@ impl<'m, 'a> Codegen<'m, 'a> {
         let machine = self.machine_impl();
         let action = self.action_impl();
         let action_traits = self.action_traits();
+        let guard_fns = self.guard_fns();
         quote! {
             #action_enum_definition
 
             #[allow(deprecated)]
             const _: () = {
                 #tables
+                #guard_fns
                 #inherent
                 #machine
                 #action
@@ -217,6 +234,65 @@ impl<'m, 'a> Codegen<'m, 'a> {
         }
     }
 
+    /// `(from, action, guard)` of every guarded move, in declaration order.
+    fn guarded_moves(&self) -> impl Iterator<Item = (usize, usize, &syn::Path)> {
+        let actions = &self.actions;
+        self.machine
+            .states
+            .iter()
+            .enumerate()
+            .flat_map(move |(from, state)| {
+                state.attrs.moves.iter().filter_map(move |m| {
+                    let guard = m.guard.as_ref()?;
+                    let action = ast::find_action(actions, m.action.as_ref()?)?;
+                    let action = actions.iter().position(|a| a.method == action.method)?;
+                    Some((from, action, guard))
+                })
+            })
+    }
+
+    /// One function per guard that takes the resource as `Any`: the state
+    /// enum does not know the resource type, the guard function's parameter
+    /// does, and `downcast_ref` infers it from there.
+    fn guard_fns(&self) -> TokenStream {
+        let rt = &self.rt;
+        let fns = self.guarded_moves().enumerate().map(|(i, (_, _, guard))| {
+            let name = format_ident!("__conflict_guard_{}", i);
+            quote! {
+                fn #name(
+                    resource: &dyn ::core::any::Any,
+                ) -> ::core::option::Option<#rt::guard::Verdict> {
+                    let resource = <dyn ::core::any::Any>::downcast_ref(resource)?;
+                    let mut verdict = #rt::guard::Verdict::allow();
+                    verdict.add(#guard(resource));
+                    ::core::option::Option::Some(verdict)
+                }
+            }
+        });
+        quote!(#(#fns)*)
+    }
+
+    fn guards_const(&self) -> TokenStream {
+        let rt = &self.rt;
+        let guards: Vec<TokenStream> = self
+            .guarded_moves()
+            .enumerate()
+            .map(|(i, (from, action, guard))| {
+                let name = format_ident!("__conflict_guard_{}", i);
+                let from = &self.state_paths[from];
+                let action = &self.action_paths[action];
+                let text = guard_text(guard);
+                quote!(#rt::guard::DeclaredGuard::new(#from, #action, #text, #name))
+            })
+            .collect();
+        if guards.is_empty() {
+            return TokenStream::new();
+        }
+        quote! {
+            const GUARDS: &'static [#rt::guard::DeclaredGuard<Self>] = &[#(#guards),*];
+        }
+    }
+
     fn inherent_impl(&self) -> TokenStream {
         let Codegen {
             rt, action_enum, ..
@@ -292,6 +368,7 @@ impl<'m, 'a> Codegen<'m, 'a> {
         });
         let mermaid = machine.mermaid(&self.actions);
         let dot = machine.dot(&self.actions);
+        let guards = self.guards_const();
         quote! {
             #[automatically_derived]
             impl #rt::StateMachine for #ident {
@@ -302,6 +379,7 @@ impl<'m, 'a> Codegen<'m, 'a> {
                 const INITIAL: &'static [Self] = &[#(#initial),*];
                 const MERMAID: &'static ::core::primitive::str = #mermaid;
                 const DOT: &'static ::core::primitive::str = #dot;
+                #guards
 
                 #[inline]
                 fn index(self) -> ::core::primitive::usize {

@@ -26,8 +26,15 @@ CREATE TABLE IF NOT EXISTS conflict_history (
     to_state    text        NOT NULL,
     action      text,
     at          timestamptz NOT NULL DEFAULT now(),
+    actor       text,
+    reason      text,
+    metadata    jsonb,
     PRIMARY KEY (kind, id, version)
 );
+-- Added after the first release: databases migrated before gain them here.
+ALTER TABLE conflict_history ADD COLUMN IF NOT EXISTS actor text;
+ALTER TABLE conflict_history ADD COLUMN IF NOT EXISTS reason text;
+ALTER TABLE conflict_history ADD COLUMN IF NOT EXISTS metadata jsonb;
 
 -- Idempotency keys and the answers kept for replay.
 CREATE TABLE IF NOT EXISTS conflict_idempotency (

@@ -9,6 +9,7 @@
 //! | [`unknown_key`] | an unknown key in `#[state_machine(...)]` or `#[state(...)]` |
 //! | [`duplicate_key`] | the same key twice |
 //! | [`move_syntax`] | a named move without `->` |
+//! | [`guard_syntax`] | a guard that is not a function path, or on a `to(...)` move |
 //! | [`unknown_state`] | a move to a state that is not declared |
 //! | [`duplicate_move`] | the same move declared twice |
 //! | [`action_two_targets`] | one action leading from one state to two targets |
@@ -208,6 +209,57 @@ pub mod duplicate_key {}
 /// }
 /// ```
 pub mod move_syntax {}
+
+/// A guard that is not a path to a function, or a guard on a bare move.
+///
+/// A guard follows its move: `pay -> Paid if credit_limit`, where
+/// `credit_limit` is a function of the resource, `fn(&Order) -> Result<(),
+/// Blocker>` (or `Result<(), Vec<Blocker>>`, or a `Verdict`). A move in
+/// `to(...)` has no action to guard on the derive: guard entering the state
+/// at runtime with `http::Rules::guard_entering`.
+///
+/// ```compile_fail
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, to(Paid if credit_limit))]
+///     Pending,
+///     #[state(terminal)]
+///     Paid,
+/// }
+/// ```
+///
+/// Fixed:
+///
+/// ```
+/// use conflict_runtime::StateMachine;
+/// use conflict_runtime::guard::Blocker;
+///
+/// struct Order {
+///     quantity: u32,
+/// }
+///
+/// fn credit_limit(order: &Order) -> Result<(), Blocker> {
+///     if order.quantity > 100 {
+///         return Err(Blocker::new("quantity_limit", "more than 100 units"));
+///     }
+///     Ok(())
+/// }
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, on(pay -> Paid if credit_limit))]
+///     Pending,
+///     #[state(terminal)]
+///     Paid,
+/// }
+///
+/// let guard = &<OrderStatus as StateMachine>::GUARDS[0];
+/// assert_eq!(guard.name(), "credit_limit");
+/// assert!(!guard.check(&Order { quantity: 101 }).is_allowed());
+/// ```
+pub mod guard_syntax {}
 
 /// A move to a state that is not declared.
 ///

@@ -45,6 +45,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub mod diagnostics;
 pub mod diagram;
+pub mod guard;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;

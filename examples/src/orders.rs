@@ -1,23 +1,30 @@
 //! The `orders` service: the HTTP contract of DESIGN.md on an in-memory store.
+//!
+//! Beyond the table: paying is guarded by a credit rule (more than 100 units
+//! is blocked with `quantity_limit`), shipping takes a `tracking_number`,
+//! refunding needs the permission `orders:refund`, cancelling takes an
+//! optional `reason`, and every committed move is in `/orders/{id}/history`.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use conflict_runtime::StateMachine;
+use conflict_runtime::guard::Blocker;
 use conflict_runtime::http::openapi::{self, IdempotencyProblems, Problems, problem_responses};
 use conflict_runtime::http::{
-    self, Conditional, Created, Idempotency, IdempotencyStore, JsonBody, MemoryKeys, MoveRequest,
-    Problem, ProblemKind, ResourceId, Transitions,
+    self, ActionInput, Caller, Conditional, Created, Explain, History, Idempotency,
+    IdempotencyStore, Invalid, JsonBody, MemoryKeys, MoveRequest, Moved, Problem, ProblemKind,
+    ResourceId, Rules, Transitions,
 };
-use conflict_runtime::store::{Create, Inserted, MemoryStore, Resource, Store, Versioned};
+use conflict_runtime::store::{Create, Inserted, MemoryStore, Resource, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
 };
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
 use utoipa::openapi::{
     Components, ComponentsBuilder, Content, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder,
     Paths, PathsBuilder, Ref, Required, ResponseBuilder, ResponsesBuilder,
@@ -29,7 +36,7 @@ use utoipa::openapi::{
 #[state_machine(resource = "order")]
 pub enum OrderStatus {
     /// Created, not paid yet.
-    #[state(initial, on(pay -> Paid, cancel -> Cancelled))]
+    #[state(initial, on(pay -> Paid if credit_limit, cancel -> Cancelled))]
     Pending,
     /// Paid, not shipped yet.
     #[state(on(ship -> Shipped, cancel -> Cancelled, refund -> Refunded))]
@@ -59,6 +66,153 @@ pub struct Order {
     pub item: String,
     /// How many.
     pub quantity: u32,
+    /// The carrier's number, from `ship`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<String>,
+}
+
+/// The most units an order may have and be paid without a credit review.
+pub const CREDIT_LIMIT: u32 = 100;
+
+/// A demo credit rule, guarding `pay`: large orders need a review first.
+///
+/// # Errors
+/// The `quantity_limit` blocker, with the quantity and the limit.
+pub fn credit_limit(order: &Order) -> Result<(), Blocker> {
+    if order.quantity > CREDIT_LIMIT {
+        return Err(Blocker::new(
+            "quantity_limit",
+            format!(
+                "an order of more than {CREDIT_LIMIT} units needs a credit review before it is paid"
+            ),
+        )
+        .with("quantity", order.quantity)
+        .with("limit", CREDIT_LIMIT));
+    }
+    Ok(())
+}
+
+/// The input of `ship`: `{"tracking_number": "1Z999AA10123456784"}`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shipment {
+    /// The carrier's number: 1 to 64 letters, digits or dashes.
+    pub tracking_number: String,
+}
+
+impl ActionInput<Order> for Shipment {
+    fn validate(&self) -> Result<(), Invalid> {
+        let number = &self.tracking_number;
+        if number.is_empty() || number.len() > 64 {
+            return Err(Invalid::new(
+                "tracking_number",
+                "must be 1 to 64 characters long",
+            ));
+        }
+        if !number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(Invalid::new(
+                "tracking_number",
+                "may hold only letters, digits and dashes",
+            ));
+        }
+        Ok(())
+    }
+
+    fn edit(&self, order: &mut Order) {
+        order.tracking_number = Some(self.tracking_number.clone());
+    }
+}
+
+/// The input of `cancel`: an optional `{"reason": "..."}`, kept in the history.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cancellation {
+    /// Why, in the customer's words.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The longest cancellation reason kept.
+const REASON_LIMIT: usize = 500;
+
+impl ActionInput<Order> for Cancellation {
+    fn validate(&self) -> Result<(), Invalid> {
+        match &self.reason {
+            Some(reason) if reason.chars().count() > REASON_LIMIT => Err(Invalid::new(
+                "reason",
+                format!("must be at most {REASON_LIMIT} characters long"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn reason(&self) -> Option<String> {
+        self.reason.clone()
+    }
+}
+
+/// The permission `refund` requires.
+pub const REFUND: &str = "orders:refund";
+
+/// The rules of the order lifecycle beyond the table (the `pay` guard is on
+/// the derive).
+#[must_use]
+pub fn rules() -> Rules<Order> {
+    Rules::new()
+        .permission(OrderStatusAction::Refund, REFUND)
+        .input::<Shipment>(OrderStatusAction::Ship)
+        .input::<Cancellation>(OrderStatusAction::Cancel)
+        .after(OrderStatusAction::Ship, "notify_customer", |shipped| async move {
+            tracing::info!(
+                order = %shipped.id,
+                tracking_number = shipped.resource.tracking_number.as_deref().unwrap_or_default(),
+                "order shipped: the customer would be told here"
+            );
+            Ok(())
+        })
+}
+
+/// The caller, from two headers: `X-User` (recorded as the actor) and
+/// `X-Permissions` (comma-separated). A demo identity: anyone can send these
+/// headers, so a real service takes the caller from its authentication.
+#[derive(Clone, Debug, Default)]
+pub struct DemoUser {
+    name: Option<String>,
+    permissions: Vec<String>,
+}
+
+impl Caller for DemoUser {
+    fn actor(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn has_permission(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|held| held == permission)
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for DemoUser {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Problem> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+        };
+        Ok(DemoUser {
+            name: header("x-user").map(|name| name.chars().take(128).collect()),
+            permissions: header("x-permissions")
+                .map(|list| list.split(',').map(|p| p.trim().to_owned()).collect())
+                .unwrap_or_default(),
+        })
+    }
 }
 
 impl Resource for Order {
@@ -114,19 +268,25 @@ where
         )
         .route("/orders/{id}/{action}", post(act::<St>))
         .route("/orders/{id}/transitions", get(transitions::<St>))
+        .route("/orders/{id}/history", get(history::<St>))
         .route("/state-machines/order", get(http::machine::<OrderStatus>))
         .route("/openapi.json", get(openapi_json))
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
         .layer(Idempotency::new(keys).scoped_by(client))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(App { orders, options })
+        .with_state(App {
+            orders,
+            options,
+            rules: rules(),
+        })
 }
 
 #[derive(Clone)]
 struct App<St> {
     orders: St,
     options: Options,
+    rules: Rules<Order>,
 }
 
 /// The client a request comes from, for scoping idempotency keys. A demo
@@ -160,6 +320,7 @@ impl NewOrder {
             status: OrderStatus::Pending,
             item: item.to_owned(),
             quantity: self.quantity,
+            tracking_number: None,
         })
     }
 }
@@ -204,21 +365,34 @@ async fn show<St: Store<Order, Id = u64>>(
 /// Every move of an order: `POST /orders/{id}/{action}` and `PATCH /orders/{id}`.
 async fn act<St: Store<Order, Id = u64>>(
     State(app): State<App<St>>,
+    user: DemoUser,
     request: MoveRequest<OrderStatus, u64>,
-) -> Result<Versioned<u64, Order>, Problem> {
+) -> Result<Moved<u64, Order>, Problem> {
     let request = if app.options.require_if_match {
         request.require_if_match()
     } else {
         request
     };
-    request.apply(&app.orders).await
+    request.apply_with(&app.orders, &app.rules, &user).await
 }
 
+/// What this caller may do with the order now, after the guards and its
+/// permissions; `?explain=true` adds every move with its blockers.
 async fn transitions<St: Store<Order, Id = u64>>(
     State(app): State<App<St>>,
+    user: DemoUser,
     id: ResourceId<u64, OrderStatus>,
+    Explain(explain): Explain,
 ) -> Result<Transitions, Problem> {
-    Ok(Transitions::of(id.load(&app.orders).await?.value().status))
+    let order = id.load(&app.orders).await?;
+    Ok(Transitions::for_caller(order.value(), &app.rules, &user, explain).await)
+}
+
+async fn history<St: Store<Order, Id = u64>>(
+    State(app): State<App<St>>,
+    id: ResourceId<u64, OrderStatus>,
+) -> Result<History<OrderStatus>, Problem> {
+    id.history(&app.orders).await
 }
 
 #[allow(clippy::unused_async, reason = "axum handlers are async fns")]
@@ -347,6 +521,28 @@ fn order_item() -> PathItem {
         .build()
 }
 
+/// `/orders/{id}/history`: the committed moves.
+fn history_item() -> PathItem {
+    let entries = ArrayBuilder::new().items(Ref::from_schema_name("OrderHistoryEntry"));
+    PathItem::new(
+        HttpMethod::Get,
+        operation::<IdProblems>(
+            "Every committed move of an order, oldest first",
+            vec![(
+                "200".to_owned(),
+                ResponseBuilder::new()
+                    .description("The history")
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(entries)).build(),
+                    )
+                    .build(),
+            )],
+        )
+        .parameter(id_parameter()),
+    )
+}
+
 fn paths() -> Paths {
     let order = Some("Order");
     let moved = || {
@@ -361,6 +557,21 @@ fn paths() -> Paths {
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
         .schema(Some(Ref::from_schema_name("OrderAction")));
+    let explain = ParameterBuilder::new()
+        .name("explain")
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(
+            "List every move the caller may request, with its blockers",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Boolean)));
+    let action_input = RequestBodyBuilder::new()
+        .required(Some(Required::False))
+        .description(Some(
+            "`ship` takes `{\"tracking_number\"}`, `cancel` an optional `{\"reason\"}`; other actions take no body",
+        ))
+        .content("application/json", json("ActionInput"))
+        .build();
     PathsBuilder::new()
         .path(
             "/orders",
@@ -384,24 +595,27 @@ fn paths() -> Paths {
                 HttpMethod::Post,
                 operation::<MoveProblems>("Apply an action", moved())
                     .parameter(id_parameter())
-                    .parameter(action),
+                    .parameter(action)
+                    .request_body(Some(action_input)),
             ),
         )
         .path(
             "/orders/{id}/transitions",
             PathItem::new(
                 HttpMethod::Get,
-                operation::<IdProblems>(
-                    "What an order may do now",
+                operation::<(IdProblems, Explain)>(
+                    "What this caller may do with an order now",
                     vec![success(
                         "200",
-                        "Current state, allowed actions and next states",
+                        "Current state, allowed actions and next states, after guards and permissions",
                         Some("Transitions"),
                     )],
                 )
-                .parameter(id_parameter()),
+                .parameter(id_parameter())
+                .parameter(explain),
             ),
         )
+        .path("/orders/{id}/history", history_item())
         .path(
             "/state-machines/order",
             PathItem::new(
@@ -437,6 +651,7 @@ fn schemas() -> Components {
                 .property("status", Ref::from_schema_name("OrderState"))
                 .property("item", string())
                 .property("quantity", count(1))
+                .property("tracking_number", string())
                 .required("id")
                 .required("status")
                 .required("item")
@@ -455,6 +670,18 @@ fn schemas() -> Components {
             ObjectBuilder::new()
                 .property("status", Ref::from_schema_name("OrderState"))
                 .required("status"),
+        )
+        .schema(
+            "ActionInput",
+            ObjectBuilder::new()
+                .property(
+                    "tracking_number",
+                    string()
+                        .min_length(Some(1))
+                        .max_length(Some(64))
+                        .pattern(Some("^[A-Za-z0-9-]+$")),
+                )
+                .property("reason", string().max_length(Some(REASON_LIMIT))),
         )
         .schema("Transitions", openapi::transitions_schema::<OrderStatus>())
         .schema(

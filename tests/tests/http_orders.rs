@@ -56,9 +56,16 @@ impl Calls for Server {
             .unwrap()
     }
 
+    /// As a member of staff who may refund; `ship` with a tracking number.
     async fn act(&self, id: u64, action: &str) -> Response {
-        self.send(Method::POST, &format!("/orders/{id}/{action}"), &[], None)
-            .await
+        let (headers, body) = staff_move(action);
+        self.send(
+            Method::POST,
+            &format!("/orders/{id}/{action}"),
+            &headers,
+            body,
+        )
+        .await
     }
 
     async fn patch(&self, id: u64, body: &str, headers: &[(&str, &str)]) -> Response {
@@ -70,6 +77,18 @@ impl Calls for Server {
 }
 
 const JSON: [(&str, &str); 1] = [("content-type", "application/json")];
+
+/// The headers and body of `action` by staff: the identity holds
+/// `orders:refund`, and `ship` carries its required tracking number.
+fn staff_move(action: &str) -> ([(&'static str, &'static str); 3], Option<&'static str>) {
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-user", "staff"),
+        ("x-permissions", "orders:refund"),
+    ];
+    let body = (action == "ship").then_some(r#"{"tracking_number": "1Z999AA1"}"#);
+    (headers, body)
+}
 
 /// Asserts a problem response and returns its body.
 async fn problem(response: Response, status: u16) -> Value {
@@ -207,7 +226,12 @@ async fn transitions_list_what_the_order_may_do_now(backend: Backend) {
     let id = server.create("desk", 1).await;
     server.act(id, "pay").await;
     let response = server
-        .send(Method::GET, &format!("/orders/{id}/transitions"), &[], None)
+        .send(
+            Method::GET,
+            &format!("/orders/{id}/transitions"),
+            &[("x-permissions", "orders:refund")],
+            None,
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
@@ -393,8 +417,16 @@ async fn racing_conflicting_moves_have_exactly_one_winner(backend: Backend) {
                 "cancel"
             };
             let url = format!("{}/orders/{id}/{action}", server.base);
+            let (headers, body) = staff_move(action);
             tokio::spawn(async move {
-                let response = client.post(url).send().await.unwrap();
+                let mut request = client.post(url);
+                for (name, value) in headers {
+                    request = request.header(name, value);
+                }
+                if let Some(body) = body {
+                    request = request.body(body);
+                }
+                let response = request.send().await.unwrap();
                 let status = response.status();
                 (action, status, response.json::<Value>().await.unwrap())
             })

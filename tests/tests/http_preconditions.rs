@@ -43,13 +43,19 @@ async fn racing_patches_with_one_if_match_have_one_winner_and_49_412s(backend: B
             .await
             .unwrap();
         let tag = etag(&paid).to_owned();
-        let targets = ["shipped", "cancelled", "refunded"];
+        // Each with its action's input, by a caller who may refund.
+        let targets = [
+            json!({"status": "shipped", "tracking_number": "1Z999AA1"}),
+            json!({"status": "cancelled", "reason": "changed my mind"}),
+            json!({"status": "refunded"}),
+        ];
         let racers: Vec<_> = (0..50)
             .map(|i| {
                 let request = client
                     .patch(format!("{base}/orders/{id}"))
                     .header("if-match", &tag)
-                    .json(&json!({"status": targets[i % 3]}));
+                    .header("x-permissions", "orders:refund")
+                    .json(&targets[i % 3]);
                 tokio::spawn(async move {
                     let response = request.send().await.unwrap();
                     (response.status(), response.json::<Value>().await.unwrap())
@@ -121,6 +127,7 @@ async fn a_route_can_require_if_match(backend: Backend) {
     let response = client
         .post(format!("{base}/orders/{id}/ship"))
         .header("if-match", "*")
+        .json(&json!({"tracking_number": "1Z999AA1"}))
         .send()
         .await
         .unwrap();
@@ -185,7 +192,9 @@ async fn a_retried_key_replays_the_first_answer_before_preconditions(backend: Ba
     // A refused move is an answer too, and is replayed as such.
     let refused = || {
         keyed(
-            client.post(format!("{base}/orders/{id2}/ship")),
+            client
+                .post(format!("{base}/orders/{id2}/ship"))
+                .json(&json!({"tracking_number": "1Z999AA1"})),
             "late-ship",
         )
     };

@@ -40,9 +40,12 @@ async fn race(servers: &[Server; 2], round: usize) -> (u64, String) {
             } else {
                 "cancel"
             };
-            let request = server
+            let mut request = server
                 .client
                 .post(server.url(&format!("/orders/{id}/{action}")));
+            if action == "ship" {
+                request = request.json(&serde_json::json!({"tracking_number": "1Z999AA1"}));
+            }
             tokio::spawn(async move {
                 let response = request.send().await.unwrap();
                 (

@@ -225,6 +225,77 @@ const PROBES: &[Probe] = &[
         headers: &[("accept", "application/xml")],
         body: None,
     },
+    // Order 2: more than the credit limit, so paying it is blocked.
+    Probe {
+        method: "POST",
+        path: "/orders",
+        documented: "/orders",
+        headers: &[JSON],
+        body: Some(r#"{"item": "bolts", "quantity": 500}"#),
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/2/pay",
+        documented: "/orders/{id}/{action}",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/2/transitions?explain=true",
+        documented: "/orders/{id}/transitions",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/2/transitions?explain=maybe",
+        documented: "/orders/{id}/transitions",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/2/refund",
+        documented: "/orders/{id}/{action}",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/2/cancel",
+        documented: "/orders/{id}/{action}",
+        headers: &[JSON],
+        body: Some(r#"{"reason": 5}"#),
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/2/cancel",
+        documented: "/orders/{id}/{action}",
+        headers: &[JSON],
+        body: Some(r#"{"reason": "#),
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/2/cancel",
+        documented: "/orders/{id}/{action}",
+        headers: &[JSON],
+        body: Some(r#"{"reason": "too many"}"#),
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/2/history",
+        documented: "/orders/{id}/history",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/77/history",
+        documented: "/orders/{id}/history",
+        headers: &[],
+        body: None,
+    },
     Probe {
         method: "GET",
         path: "/openapi.json",
@@ -252,7 +323,7 @@ async fn every_route_and_every_observed_status_is_documented(backend: Backend) {
     // It parses as an OpenAPI document, not just as JSON.
     let parsed: utoipa::openapi::OpenApi =
         serde_json::from_value(doc.clone()).expect("an OpenAPI 3.1 document");
-    assert_eq!(parsed.paths.paths.len(), 6);
+    assert_eq!(parsed.paths.paths.len(), 7);
     assert_eq!(
         doc["components"]["schemas"]["OrderState"]["enum"],
         serde_json::json!([
@@ -306,7 +377,7 @@ async fn every_route_and_every_observed_status_is_documented(backend: Backend) {
     observed.dedup();
     assert_eq!(
         observed,
-        [200, 201, 304, 400, 404, 406, 409, 412, 415, 422],
+        [200, 201, 304, 400, 403, 404, 406, 409, 412, 415, 422],
         "the requests draw every status"
     );
 }

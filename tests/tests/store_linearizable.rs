@@ -5,7 +5,7 @@
 mod support;
 
 use conflict_runtime::StateMachine;
-use conflict_runtime::store::{Create, MemoryStore, Move, PgStore, Store, StoreError};
+use conflict_runtime::store::{Change, Create, MemoryStore, Move, PgStore, Store, StoreError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use support::{Backend, Door, DoorAction, Room, room};
@@ -45,7 +45,7 @@ where
                 tokio::spawn(async move {
                     let mut committed = Vec::new();
                     for action in actions {
-                        match store.apply(&id, Move::Action(action), None).await {
+                        match store.apply(&id, Change::new(Move::Action(action))).await {
                             Ok(now) => committed.push((now.version(), action, now.value().door)),
                             // A refusal names a state in which the action is indeed illegal.
                             Err(StoreError::Transition(refused)) => {

@@ -4,7 +4,7 @@
 mod support;
 
 use conflict_runtime::store::{
-    Create, Expected, Inserted, MemoryStore, Move, PgStore, Store, StoreError,
+    Change, Create, Expected, Inserted, MemoryStore, Move, Note, PgStore, Store, StoreError,
 };
 use support::{Backend, Door, DoorAction, Room, room};
 
@@ -17,14 +17,17 @@ async fn moves_bump_the_version_and_no_ops_do_not(store: impl Rooms) {
     let id = *created.id();
     assert_eq!(created.version(), 1);
     let opened = store
-        .apply(&id, Move::Action(DoorAction::Open), None)
+        .apply(&id, Change::new(Move::Action(DoorAction::Open)))
         .await
         .unwrap();
     assert_eq!((opened.version(), opened.value().door), (2, Door::Open));
-    let same = store.apply(&id, Move::To(Door::Open), None).await.unwrap();
+    let same = store
+        .apply(&id, Change::new(Move::To(Door::Open)))
+        .await
+        .unwrap();
     assert_eq!(same.version(), 2);
     let closed = store
-        .apply(&id, Move::To(Door::Closed), None)
+        .apply(&id, Change::new(Move::To(Door::Closed)))
         .await
         .unwrap();
     assert_eq!((closed.version(), closed.value().door), (3, Door::Closed));
@@ -34,15 +37,14 @@ async fn moves_bump_the_version_and_no_ops_do_not(store: impl Rooms) {
 async fn refusals_commit_nothing(store: impl Rooms) {
     let id = *store.create(|_| room("hall")).await.unwrap().id();
     let illegal = store
-        .apply(&id, Move::Action(DoorAction::Unlock), None)
+        .apply(&id, Change::new(Move::Action(DoorAction::Unlock)))
         .await
         .unwrap_err();
     assert!(matches!(illegal, StoreError::Transition(e) if e.current() == Door::Closed));
     let stale = store
         .apply(
             &id,
-            Move::Action(DoorAction::Open),
-            Some(&Expected::OneOf(vec![7])),
+            Change::new(Move::Action(DoorAction::Open)).expecting(Expected::OneOf(vec![7])),
         )
         .await
         .unwrap_err();
@@ -53,7 +55,9 @@ async fn refusals_commit_nothing(store: impl Rooms) {
             state: Door::Closed
         }
     ));
-    let absent = store.apply(&(id + 1000), Move::To(Door::Open), None).await;
+    let absent = store
+        .apply(&(id + 1000), Change::new(Move::To(Door::Open)))
+        .await;
     assert!(matches!(absent, Err(StoreError::NotFound)));
     assert!(matches!(
         store.get(&u64::MAX).await,
@@ -62,14 +66,16 @@ async fn refusals_commit_nothing(store: impl Rooms) {
     assert_eq!(store.get(&id).await.unwrap().version(), 1);
     // `*` and a matching tag both hold.
     store
-        .apply(&id, Move::Action(DoorAction::Lock), Some(&Expected::Any))
+        .apply(
+            &id,
+            Change::new(Move::Action(DoorAction::Lock)).expecting(Expected::Any),
+        )
         .await
         .unwrap();
     store
         .apply(
             &id,
-            Move::Action(DoorAction::Unlock),
-            Some(&Expected::OneOf(vec![1, 2])),
+            Change::new(Move::Action(DoorAction::Unlock)).expecting(Expected::OneOf(vec![1, 2])),
         )
         .await
         .unwrap();
@@ -118,7 +124,11 @@ async fn concurrent_moves_never_lose_an_update(store: impl Rooms + Clone) {
                     } else {
                         DoorAction::Close
                     };
-                    if store.apply(&id, Move::Action(action), None).await.is_ok() {
+                    if store
+                        .apply(&id, Change::new(Move::Action(action)))
+                        .await
+                        .is_ok()
+                    {
                         committed += 1;
                     }
                 }
@@ -131,6 +141,75 @@ async fn concurrent_moves_never_lose_an_update(store: impl Rooms + Clone) {
         committed += worker.await.unwrap();
     }
     assert_eq!(store.get(&id).await.unwrap().version(), 1 + committed);
+}
+
+async fn history_records_committed_moves_with_their_note_only(store: impl Rooms) {
+    let id = *store.create(|_| room("hall")).await.unwrap().id();
+    assert_eq!(store.history(&id).await.unwrap(), []);
+    let note = Note {
+        actor: Some("alice".to_owned()),
+        reason: Some("airing".to_owned()),
+        metadata: Some(serde_json::json!({"window": "too"})),
+    };
+    let mut renamed = store.get(&id).await.unwrap().into_value();
+    "aired hall".clone_into(&mut renamed.name);
+    let opened = store
+        .apply(
+            &id,
+            Change::new(Move::Action(DoorAction::Open))
+                .expecting(Expected::OneOf(vec![1]))
+                .edited(renamed)
+                .noted(note.clone()),
+        )
+        .await
+        .unwrap();
+    // The edit commits with the move; the state is the move's, not the edit's.
+    assert_eq!(opened.value().name, "aired hall");
+    assert_eq!(opened.value().door, Door::Open);
+    assert_eq!(store.get(&id).await.unwrap().value().name, "aired hall");
+    // Refused, stale and no-op moves record nothing.
+    assert!(
+        store
+            .apply(&id, Change::new(Move::Action(DoorAction::Unlock)))
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .apply(
+                &id,
+                Change::new(Move::Action(DoorAction::Close)).expecting(Expected::OneOf(vec![1]))
+            )
+            .await
+            .is_err()
+    );
+    store
+        .apply(&id, Change::new(Move::To(Door::Open)))
+        .await
+        .unwrap();
+    store
+        .apply(&id, Change::new(Move::To(Door::Closed)))
+        .await
+        .unwrap();
+    let history = store.history(&id).await.unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    let (first, second) = (&history[0], &history[1]);
+    assert_eq!(
+        (first.version, first.from, first.to, first.action),
+        (2, Door::Closed, Door::Open, Some(DoorAction::Open))
+    );
+    assert_eq!(first.note, note);
+    assert_eq!(
+        (second.version, second.from, second.to, second.action),
+        (3, Door::Open, Door::Closed, None)
+    );
+    assert_eq!(second.note, Note::default());
+    assert!(first.at <= second.at);
+    assert!(second.at <= std::time::SystemTime::now());
+    assert!(matches!(
+        store.history(&(id + 1000)).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 macro_rules! store_tests {
@@ -164,4 +243,5 @@ store_tests!(
     refusals_commit_nothing,
     insert_is_idempotent_for_identical_content_only,
     concurrent_moves_never_lose_an_update,
+    history_records_committed_moves_with_their_note_only,
 );

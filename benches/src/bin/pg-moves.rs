@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use conflict_runtime::store::{Create, Move, PgPool, PgStore, Store, StoreError};
+use conflict_runtime::store::{Change, Create, Move, PgPool, PgStore, Store, StoreError};
 use conflict_runtime::{Action, StateMachine};
 use sqlx::Row;
 
@@ -74,11 +74,12 @@ async fn run(
                     let id = 1 + seed % DOORS;
                     let action = DoorStateAction::ALL[usize::try_from(seed >> 32).unwrap_or(0) % 4];
                     let ok = match mode {
-                        "one statement" => match store.apply(&id, Move::Action(action), None).await
-                        {
-                            Ok(_) | Err(StoreError::Transition(_)) => true,
-                            Err(_) => false,
-                        },
+                        "one statement" => {
+                            match store.apply(&id, Change::new(Move::Action(action))).await {
+                                Ok(_) | Err(StoreError::Transition(_)) => true,
+                                Err(_) => false,
+                            }
+                        }
                         _ => by_transaction(&pool, id, action).await.is_ok(),
                     };
                     if ok {

@@ -6,17 +6,23 @@ use std::str::FromStr;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::etag::{self, MalformedHeader};
 use super::problem::{Problem, ProblemKind};
-use super::response::{Created, precondition_failed, store_problem};
+use super::response::{
+    Created, History, Moved, blocked, forbidden, precondition_failed, store_problem,
+    transition_problem, with_options,
+};
+use super::rules::{
+    Anonymous, Caller, Committed, InputError, InputFn, ParsedInput, Rules, body_json,
+};
 use crate::machine::{Action, NameKind, StateMachine, UnknownName};
-use crate::store::{Expected, Move, Resource, Store, StoreError, Versioned};
+use crate::store::{Change, Expected, Move, Note, Resource, Store, StoreError, Versioned};
 
 /// Maps an axum rejection to the problem of the same status.
 fn rejection_problem(status: StatusCode, text: String, instance: &str) -> Problem {
@@ -100,6 +106,21 @@ impl<Id: Display + Clone, S: StateMachine> ResourceId<Id, S> {
         St: Store<R, Id = Id>,
     {
         store.get(&self.id).await.map_err(|error| {
+            store_problem(error, Some(&self.id)).with_instance(self.instance.as_str())
+        })
+    }
+
+    /// The resource's committed moves, oldest first; an absent resource is
+    /// a 404 problem naming it.
+    ///
+    /// # Errors
+    /// The [`Problem`] for the store's refusal.
+    pub async fn history<R, St>(&self, store: &St) -> Result<History<S>, Problem>
+    where
+        R: Resource<State = S>,
+        St: Store<R, Id = Id>,
+    {
+        store.history(&self.id).await.map(History).map_err(|error| {
             store_problem(error, Some(&self.id)).with_instance(self.instance.as_str())
         })
     }
@@ -308,6 +329,42 @@ where
     }
 }
 
+/// The `explain` query parameter (`?explain=true`): whether to list every
+/// move with its blockers. `true`/`1`/bare, `false`/`0`; anything else is a
+/// 400 problem.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Explain(pub bool);
+
+impl<St: Send + Sync> FromRequestParts<St> for Explain {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Problem> {
+        let query = parts.uri.query().unwrap_or_default();
+        let mut explain = false;
+        for pair in query.split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, "true"));
+            if name != "explain" {
+                continue;
+            }
+            explain = match value {
+                "true" | "1" | "" => true,
+                "false" | "0" => false,
+                other => {
+                    return Err(Problem::new(
+                        ProblemKind::MalformedRequest,
+                        format!(
+                            "`explain` is `true` or `false`, not `{}`",
+                            other.chars().take(64).collect::<String>()
+                        ),
+                    )
+                    .with_instance(parts.uri.path()));
+                }
+            };
+        }
+        Ok(Explain(explain))
+    }
+}
+
 /// `If-None-Match` of a `GET`: answers 304 when the client's copy is current.
 #[derive(Clone, Debug, Default)]
 pub struct Conditional(Option<Expected>);
@@ -335,11 +392,6 @@ impl<St: Send + Sync> FromRequestParts<St> for Conditional {
             .map(Conditional)
             .map_err(|error| malformed_header(&error, parts.uri.path()))
     }
-}
-
-enum Source<S: StateMachine> {
-    Action(S::Action),
-    Body { headers: HeaderMap, body: Bytes },
 }
 
 /// A requested move of resource `{id}`: the one extractor behind a handler
@@ -384,7 +436,10 @@ enum Source<S: StateMachine> {
 pub struct MoveRequest<S: StateMachine, Id, F = StatusField> {
     id: Id,
     instance: String,
-    source: Source<S>,
+    /// The `{action}` of the path; `None` for a move by target state.
+    action: Option<S::Action>,
+    headers: HeaderMap,
+    body: Bytes,
     if_match: Option<Expected>,
     require_if_match: bool,
     field: PhantomData<fn() -> F>,
@@ -406,21 +461,23 @@ where
         let id = parse_id(param(&params, "id", &instance)?, S::RESOURCE, &instance)?;
         let if_match =
             etag::if_match(&parts.headers).map_err(|error| malformed_header(&error, &instance))?;
-        let source = if let Some((_, action)) = params.iter().find(|(key, _)| *key == "action") {
-            Source::Action(parse_action::<S>(action, &instance)?)
-        } else {
-            let headers = parts.headers.clone();
-            let body = Bytes::from_request(Request::from_parts(parts, body), state)
-                .await
-                .map_err(|rejection| {
-                    rejection_problem(rejection.status(), rejection.body_text(), &instance)
-                })?;
-            Source::Body { headers, body }
+        let action = match params.iter().find(|(key, _)| *key == "action") {
+            Some((_, action)) => Some(parse_action::<S>(action, &instance)?),
+            None => None,
         };
+        let headers = parts.headers.clone();
+        // Read for every move: an action's typed input is in the body too.
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|rejection| {
+                rejection_problem(rejection.status(), rejection.body_text(), &instance)
+            })?;
         Ok(MoveRequest {
             id,
             instance,
-            source,
+            action,
+            headers,
+            body,
             if_match,
             require_if_match: false,
             field: PhantomData,
@@ -444,6 +501,8 @@ impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
 
     /// Checks and commits the move through `store`, in one atomic step of
     /// the store, and answers with the new representation or the problem.
+    /// Guards declared on the derive apply; for permissions, typed input,
+    /// runtime guards and hooks use [`apply_with`](MoveRequest::apply_with).
     ///
     /// # Errors
     /// The [`Problem`] for the first check that fails, in the order given on
@@ -453,47 +512,280 @@ impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
         R: Resource<State = S>,
         St: Store<R, Id = Id>,
     {
+        self.apply_with(store, &Rules::new(), &Anonymous)
+            .await
+            .map(Moved::into_resource)
+    }
+
+    /// Checks and commits the move under `rules` on behalf of `caller`.
+    ///
+    /// The answers, in order: unknown id 404; an action the caller lacks
+    /// the permission for 403 (naming only the action); missing required
+    /// `If-Match` 428; stale `If-Match` 412; a malformed body 400 (415 when
+    /// not JSON), an invalid one 422 naming the field; a move the table does
+    /// not allow 409 `illegal-transition`; a move a guard blocks 409
+    /// `transition-blocked` with the `blockers`. Both 409s list the moves
+    /// this caller may make instead, after guards and permissions.
+    ///
+    /// A guard decides on one version of the resource; the move commits only
+    /// if the resource is still at that version, and is checked again on the
+    /// new one otherwise. The history records the caller's
+    /// [`actor`](Caller::actor) and the input. Hooks run after the commit.
+    ///
+    /// # Errors
+    /// The [`Problem`] for the first check that fails.
+    pub async fn apply_with<R, St>(
+        self,
+        store: &St,
+        rules: &Rules<R>,
+        caller: &dyn Caller,
+    ) -> Result<Moved<Id, R>, Problem>
+    where
+        R: Resource<State = S>,
+        St: Store<R, Id = Id>,
+    {
         let instance = self.instance.as_str();
         let located = |problem: Problem| problem.with_instance(instance);
-        let current = store
+        let mut current = store
             .get(&self.id)
             .await
             .map_err(|error| located(store_problem(error, Some(&self.id))))?;
-        match &self.if_match {
-            None if self.require_if_match => {
-                let tag = etag::etag_text(current.version());
-                return Err(located(
-                    Problem::new(
-                        ProblemKind::PreconditionRequired,
-                        format!(
-                            "moving {} {} requires If-Match; fetch it and resend with If-Match: {tag}",
-                            S::RESOURCE,
-                            self.id,
-                        ),
-                    )
-                    .with("etag", tag),
-                ));
-            }
-            // Early answer only: the store checks the version again atomically.
-            Some(expected) if !expected.matches(current.version()) => {
-                let resource = format!("{} {}", S::RESOURCE, self.id);
-                return Err(located(precondition_failed(
-                    &resource,
-                    current.version(),
-                    current.value().state(),
-                )));
-            }
-            _ => {}
+        if let Some(action) = self.action
+            && !rules.permits(caller, action)
+        {
+            return Err(located(forbidden::<S>(action, &self.resource())));
         }
-        let requested = match &self.source {
-            Source::Action(action) => Move::Action(*action),
-            Source::Body { headers, body } => {
-                Move::To(parse_target::<S>(F::NAME, headers, body, instance)?)
+        if self.if_match.is_none() && self.require_if_match {
+            let tag = etag::etag_text(current.version());
+            return Err(located(
+                Problem::new(
+                    ProblemKind::PreconditionRequired,
+                    format!(
+                        "moving {} requires If-Match; fetch it and resend with If-Match: {tag}",
+                        self.resource(),
+                    ),
+                )
+                .with("etag", tag),
+            ));
+        }
+        let requested = match self.action {
+            Some(action) => Move::Action(action),
+            None => Move::To(parse_target::<S>(
+                F::NAME,
+                &self.headers,
+                &self.body,
+                instance,
+            )?),
+        };
+        // An action's input is checked before the move is; a move by target
+        // takes the input of the action that leads there, once it is known.
+        let action_input = match self.action.and_then(|action| rules.input_of(action)) {
+            Some(parse) => Some(self.input(parse)?),
+            None => None,
+        };
+        for _ in 0..MOVE_ATTEMPTS {
+            let attempt = self
+                .attempt(
+                    store,
+                    rules,
+                    caller,
+                    current,
+                    requested,
+                    action_input.as_ref(),
+                )
+                .await
+                .map_err(located)?;
+            match attempt {
+                Attempt::Done(moved) => return Ok(moved),
+                Attempt::Stale => {
+                    current = store
+                        .get(&self.id)
+                        .await
+                        .map_err(|error| located(store_problem(error, Some(&self.id))))?;
+                }
+            }
+        }
+        Err(located(
+            Problem::new(
+                ProblemKind::Contended,
+                format!(
+                    "{} changed under every attempt to move it; retry shortly",
+                    self.resource()
+                ),
+            )
+            .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
+        ))
+    }
+
+    /// `order 42`, for messages.
+    fn resource(&self) -> String {
+        format!("{} {}", S::RESOURCE, self.id)
+    }
+
+    /// Decides the move on `current` and commits it on that version.
+    async fn attempt<R, St>(
+        &self,
+        store: &St,
+        rules: &Rules<R>,
+        caller: &dyn Caller,
+        current: Versioned<Id, R>,
+        requested: Move<S>,
+        action_input: Option<&ParsedInput<R>>,
+    ) -> Result<Attempt<Id, R>, Problem>
+    where
+        R: Resource<State = S>,
+        St: Store<R, Id = Id>,
+    {
+        // Early answer only: the store checks the version again atomically.
+        if let Some(expected) = &self.if_match
+            && !expected.matches(current.version())
+        {
+            return Err(precondition_failed(
+                &self.resource(),
+                current.version(),
+                current.value().state(),
+            ));
+        }
+        let from = current.value().state();
+        let action = match requested {
+            Move::Action(action) => Some(action),
+            Move::To(target) => by_target(rules, caller, from, target, &self.resource())?,
+        };
+        let to = match requested.decide(from) {
+            Ok(Some(to)) => to,
+            Ok(None) => return Ok(Attempt::Done(Moved::unchanged(current))),
+            Err(refused) => {
+                let problem = transition_problem(&refused, Some(&self.id));
+                if !rules.narrows() {
+                    return Err(problem);
+                }
+                let options = rules.options(current.value(), caller).await;
+                return Err(with_options(problem, &options));
             }
         };
-        store
-            .apply(&self.id, requested, self.if_match.as_ref())
-            .await
-            .map_err(|error| located(store_problem(error, Some(&self.id))))
+        let parsed;
+        let input = match (action_input, action.and_then(|a| rules.input_of(a))) {
+            (Some(input), _) => Some(input),
+            (None, Some(parse)) => {
+                parsed = self.input(parse)?;
+                Some(&parsed)
+            }
+            (None, None) => None,
+        };
+        let guarded = rules.is_guarded(from, action, to);
+        if guarded {
+            let verdict = rules.verdict(current.value(), action, to).await;
+            if !verdict.is_allowed() {
+                let options = rules.options(current.value(), caller).await;
+                let problem = blocked::<S>(from, requested, verdict, &self.resource());
+                return Err(with_options(problem, &options));
+            }
+        }
+        let mut note = Note {
+            actor: caller.actor().map(str::to_owned),
+            ..Note::default()
+        };
+        let mut change = Change::new(requested);
+        // What was decided on one version commits on that version only.
+        let pinned = guarded || input.is_some();
+        if pinned {
+            change = change.expecting(Expected::OneOf(vec![current.version()]));
+        } else if let Some(expected) = &self.if_match {
+            change = change.expecting(expected.clone());
+        }
+        if let Some(input) = input {
+            let mut edited = current.into_value();
+            (input.edit)(&mut edited);
+            change = change.edited(edited);
+            note.reason.clone_from(&input.reason);
+            note.metadata = Some(input.metadata.clone());
+        }
+        match store.apply(&self.id, change.noted(note.clone())).await {
+            Ok(moved) => {
+                let committed = Committed {
+                    id: self.id.to_string(),
+                    version: moved.version(),
+                    from,
+                    to,
+                    action,
+                    resource: moved.value().clone(),
+                    note,
+                };
+                let failed_hooks = rules.run_hooks(&committed).await;
+                Ok(Attempt::Done(Moved::committed(moved, failed_hooks)))
+            }
+            Err(StoreError::PreconditionFailed { .. }) if pinned => Ok(Attempt::Stale),
+            Err(error) => Err(store_problem(error, Some(&self.id))),
+        }
+    }
+
+    fn input<R>(&self, parse: &InputFn<R>) -> Result<ParsedInput<R>, Problem> {
+        let instance = self.instance.as_str();
+        let has_body = !self.body.iter().all(u8::is_ascii_whitespace);
+        if has_body && !is_json(&self.headers) {
+            return Err(Problem::new(
+                ProblemKind::UnsupportedMediaType,
+                "send the action's input as JSON, with `Content-Type: application/json`",
+            )
+            .with_instance(instance));
+        }
+        // A move by target names its state in the body, beside the input.
+        let state_field = self.action.is_none().then_some(F::NAME);
+        body_json(&self.body, state_field)
+            .and_then(|body| parse(&body))
+            .map_err(|error| match error {
+                InputError::Syntax(detail) => Problem::new(
+                    ProblemKind::MalformedRequest,
+                    format!("the body is not JSON: {detail}"),
+                )
+                .with_instance(instance),
+                InputError::Invalid(invalid) => {
+                    let detail = if invalid.field().is_empty() {
+                        invalid.message().to_owned()
+                    } else {
+                        format!("`{}`: {}", invalid.field(), invalid.message())
+                    };
+                    Problem::new(ProblemKind::InvalidInput, detail)
+                        .with_instance(instance)
+                        .with("field", invalid.field().to_owned())
+                }
+            })
+    }
+}
+
+/// How often a guarded move is decided when the resource keeps changing
+/// between the decision and the commit, before answering 503.
+const MOVE_ATTEMPTS: u32 = 16;
+
+/// One decision and commit: done (committed, unchanged or refused), or
+/// stale because the resource changed after the guards decided.
+enum Attempt<Id, R> {
+    Done(Moved<Id, R>),
+    Stale,
+}
+
+/// The action behind a move by target, for its permission, guards and
+/// input: the first the caller may use of those leading there. A move
+/// declared only with `to(...)` has none; a move every route to which
+/// needs a permission the caller lacks is a 403.
+fn by_target<R: Resource>(
+    rules: &Rules<R>,
+    caller: &dyn Caller,
+    from: R::State,
+    target: R::State,
+    resource: &str,
+) -> Result<Option<<R::State as StateMachine>::Action>, Problem> {
+    let mut leading = from
+        .actions()
+        .iter()
+        .copied()
+        .filter(|&action| from.target(action) == Some(target))
+        .peekable();
+    let Some(&first) = leading.peek() else {
+        return Ok(None);
+    };
+    match leading.find(|&action| rules.permits(caller, action)) {
+        Some(action) => Ok(Some(action)),
+        None => Err(forbidden::<R::State>(first, resource)),
     }
 }

@@ -12,10 +12,11 @@ pub mod openapi;
 mod pg_keys;
 mod problem;
 mod response;
+mod rules;
 
 pub use self::etag::{MalformedHeader, etag, if_match, if_none_match};
 pub use self::extract::{
-    ActionPath, Conditional, JsonBody, MoveRequest, ResourceId, StateField, StatusField,
+    ActionPath, Conditional, Explain, JsonBody, MoveRequest, ResourceId, StateField, StatusField,
     TargetState,
 };
 pub use self::idempotency::{
@@ -27,7 +28,10 @@ pub use self::machine::machine;
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use self::pg_keys::PgKeys;
 pub use self::problem::{PROBLEM_JSON, Problem, ProblemKind};
-pub use self::response::{Created, Transitions};
+pub use self::response::{Created, HOOK_FAILED, History, Moved, Transitions};
+pub use self::rules::{
+    ActionInput, Anonymous, Caller, Committed, HookError, Invalid, MoveOption, Rules,
+};
 
 /// A fallback handler: every unmatched route is a 404 problem.
 #[allow(clippy::unused_async, reason = "axum handlers are async fns")]

@@ -3,12 +3,14 @@
 //! status this crate answers with, and the responses each extractor can
 //! produce, so a route's document lists them without anyone typing them.
 
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, Ref, RefOr, ResponseBuilder, Responses, ResponsesBuilder,
 };
 
-use super::extract::{ActionPath, Conditional, JsonBody, MoveRequest, ResourceId, TargetState};
+use super::extract::{
+    ActionPath, Conditional, Explain, JsonBody, MoveRequest, ResourceId, TargetState,
+};
 use super::problem::{PROBLEM_JSON, ProblemKind};
 use crate::machine::{Action, StateMachine};
 
@@ -71,8 +73,18 @@ impl<S: StateMachine, Id, F> Problems for MoveRequest<S, Id, F> {
             ProblemKind::UnknownState,
             ProblemKind::PreconditionFailed,
             ProblemKind::PreconditionRequired,
+            ProblemKind::InvalidInput,
+            ProblemKind::Forbidden,
             ProblemKind::IllegalTransition,
+            ProblemKind::TransitionBlocked,
+            ProblemKind::Contended,
         ]);
+    }
+}
+
+impl Problems for Explain {
+    fn problems(kinds: &mut Vec<ProblemKind>) {
+        kinds.push(ProblemKind::MalformedRequest);
     }
 }
 
@@ -115,6 +127,8 @@ tuple_problems!(A, B, C, D, E);
 pub const PROBLEM: &str = "Problem";
 /// The name of the 409 illegal-transition problem schema in `components`.
 pub const ILLEGAL_TRANSITION: &str = "IllegalTransitionProblem";
+/// The name of the blocker schema in `components`.
+pub const BLOCKER: &str = "Blocker";
 
 fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
@@ -146,14 +160,37 @@ pub fn problem_schema() -> Schema {
         .into()
 }
 
-/// The 409 body of an illegal move, with the states and actions of `S` by
-/// wire name.
+/// One reason a guard blocks a move: `code`, `message`, `parameters`.
+#[must_use]
+pub fn blocker_schema() -> Schema {
+    ObjectBuilder::new()
+        .property(
+            "code",
+            string().description(Some("Stable, for programs (`quantity_limit`)")),
+        )
+        .property("message", string().description(Some("For people")))
+        .property(
+            "parameters",
+            ObjectBuilder::new().description(Some("What the client needs to act on it")),
+        )
+        .required("code")
+        .required("message")
+        .required("parameters")
+        .build()
+        .into()
+}
+
+/// The 409 body of a move the current state does not allow
+/// (`illegal-transition`) or a guard blocks (`transition-blocked`, with
+/// `blockers`), with the states and actions of `S` by wire name.
 #[must_use]
 pub fn illegal_transition_schema<S: StateMachine>() -> Schema {
     let states = || string().enum_values(Some(S::NAMES.iter().copied()));
     let actions = || string().enum_values(Some(S::Action::NAMES.iter().copied()));
     ObjectBuilder::new()
-        .description(Some("A move the current state does not allow"))
+        .description(Some(
+            "A move the current state does not allow, or that a guard blocks now",
+        ))
         .property("type", string())
         .property("title", string())
         .property("status", ObjectBuilder::new().schema_type(Type::Integer))
@@ -165,6 +202,10 @@ pub fn illegal_transition_schema<S: StateMachine>() -> Schema {
         .property("requested_state", states())
         .property("allowed_next_states", ArrayBuilder::new().items(states()))
         .property("allowed_actions", ArrayBuilder::new().items(actions()))
+        .property(
+            "blockers",
+            ArrayBuilder::new().items(Ref::from_schema_name(BLOCKER)),
+        )
         .required("type")
         .required("title")
         .required("status")
@@ -196,17 +237,41 @@ pub fn action_schema<S: StateMachine>() -> Schema {
         .into()
 }
 
-/// `current_state`, `allowed_actions`, `allowed_next_states`, as served by
-/// [`Transitions`](super::Transitions).
+/// `current_state`, `allowed_actions`, `allowed_next_states` and, when
+/// explained, `moves`, as served by [`Transitions`](super::Transitions).
 #[must_use]
 pub fn transitions_schema<S: StateMachine>() -> Schema {
-    ObjectBuilder::new()
+    let states = || string().enum_values(Some(S::NAMES.iter().copied()));
+    let a_move = ObjectBuilder::new()
         .property(
-            "current_state",
-            string().enum_values(Some(S::NAMES.iter().copied())),
+            "action",
+            ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                    Type::String,
+                    Type::Null,
+                ]))
+                .description(Some("`null` for a move by target only")),
         )
+        .property("to", states())
+        .property("allowed", ObjectBuilder::new().schema_type(Type::Boolean))
+        .property(
+            "blockers",
+            ArrayBuilder::new().items(Ref::from_schema_name(BLOCKER)),
+        )
+        .required("action")
+        .required("to")
+        .required("allowed")
+        .required("blockers");
+    ObjectBuilder::new()
+        .property("current_state", states())
         .property("allowed_actions", strings())
         .property("allowed_next_states", strings())
+        .property(
+            "moves",
+            ArrayBuilder::new().items(a_move).description(Some(
+                "With `?explain=true`: every move the caller may request",
+            )),
+        )
         .required("current_state")
         .required("allowed_actions")
         .required("allowed_next_states")
@@ -214,13 +279,60 @@ pub fn transitions_schema<S: StateMachine>() -> Schema {
         .into()
 }
 
-/// Adds the problem schemas and `S`'s state and action enums (named
-/// `{Resource}State` and `{Resource}Action`) to `components`.
+/// One history entry, as served by [`History`](super::History).
+#[must_use]
+pub fn history_entry_schema<S: StateMachine>() -> Schema {
+    let states = || string().enum_values(Some(S::NAMES.iter().copied()));
+    let nullable = |of: Type| {
+        ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            of,
+            Type::Null,
+        ]))
+    };
+    ObjectBuilder::new()
+        .property(
+            "version",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(2)),
+        )
+        .property("from", states())
+        .property("to", states())
+        .property("action", nullable(Type::String))
+        .property(
+            "at",
+            string().format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::DateTime,
+            ))),
+        )
+        .property("actor", nullable(Type::String))
+        .property("reason", nullable(Type::String))
+        .property(
+            "metadata",
+            ObjectBuilder::new().description(Some("The action's input, or null")),
+        )
+        .required("version")
+        .required("from")
+        .required("to")
+        .required("action")
+        .required("at")
+        .required("actor")
+        .required("reason")
+        .required("metadata")
+        .build()
+        .into()
+}
+
+/// Adds the problem schemas, [`BLOCKER`], `S`'s state and action enums
+/// (named `{Resource}State` and `{Resource}Action`) and its history entry
+/// (`{Resource}HistoryEntry`) to `components`.
 #[must_use]
 pub fn components<S: StateMachine>(components: ComponentsBuilder) -> ComponentsBuilder {
     let name = pascal(S::RESOURCE);
     components
         .schema(PROBLEM, problem_schema())
+        .schema(BLOCKER, blocker_schema())
+        .schema(format!("{name}HistoryEntry"), history_entry_schema::<S>())
         .schema(ILLEGAL_TRANSITION, illegal_transition_schema::<S>())
         .schema(format!("{name}State"), state_schema::<S>())
         .schema(format!("{name}Action"), action_schema::<S>())
@@ -257,13 +369,20 @@ pub fn problem_responses<P: Problems>(mut responses: ResponsesBuilder) -> Respon
         let mut titles: Vec<&str> = of_status.iter().map(|k| k.title()).collect();
         titles.dedup();
         let generic: RefOr<Schema> = Ref::from_schema_name(PROBLEM).into();
-        let schema: RefOr<Schema> = if of_status.contains(&ProblemKind::IllegalTransition) {
+        let transition = |k: &ProblemKind| {
+            matches!(
+                k,
+                ProblemKind::IllegalTransition | ProblemKind::TransitionBlocked
+            )
+        };
+        let schema: RefOr<Schema> = if of_status.iter().any(transition) {
             let illegal: RefOr<Schema> = Ref::from_schema_name(ILLEGAL_TRANSITION).into();
-            if of_status.len() == 1 {
+            if of_status.iter().all(transition) {
                 illegal
             } else {
-                RefOr::T(Schema::OneOf(
-                    OneOfBuilder::new().item(illegal).item(generic).build(),
+                // anyOf, not oneOf: a 409 of a move is also a valid problem.
+                RefOr::T(Schema::AnyOf(
+                    AnyOfBuilder::new().item(illegal).item(generic).build(),
                 ))
             }
         } else {

@@ -17,6 +17,13 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub enum ProblemKind {
     /// 409: the move is not allowed from the current state.
     IllegalTransition,
+    /// 409: the table allows the move, but a guard blocks it now; the body
+    /// lists the `blockers`.
+    TransitionBlocked,
+    /// 403: the caller may not request this action.
+    Forbidden,
+    /// 503: the resource changed under every attempt to move it.
+    Contended,
     /// 409: a different resource exists under this id.
     AlreadyExists,
     /// 404: no resource with this id, or no route.
@@ -55,6 +62,9 @@ impl ProblemKind {
     pub fn type_uri(self) -> &'static str {
         match self {
             ProblemKind::IllegalTransition => "urn:conflict:problem:illegal-transition",
+            ProblemKind::TransitionBlocked => "urn:conflict:problem:transition-blocked",
+            ProblemKind::Forbidden => "urn:conflict:problem:forbidden",
+            ProblemKind::Contended => "urn:conflict:problem:contended",
             ProblemKind::AlreadyExists => "urn:conflict:problem:already-exists",
             ProblemKind::NotFound => "urn:conflict:problem:not-found",
             ProblemKind::UnknownAction => "urn:conflict:problem:unknown-action",
@@ -78,6 +88,9 @@ impl ProblemKind {
     pub fn title(self) -> &'static str {
         match self {
             ProblemKind::IllegalTransition => "Illegal state transition",
+            ProblemKind::TransitionBlocked => "Transition blocked",
+            ProblemKind::Forbidden => "Forbidden",
+            ProblemKind::Contended => "Resource busy",
             ProblemKind::AlreadyExists => "Resource already exists",
             ProblemKind::NotFound => "Not found",
             ProblemKind::UnknownAction => "Unknown action",
@@ -101,6 +114,7 @@ impl ProblemKind {
     pub fn status(self) -> StatusCode {
         match self {
             ProblemKind::IllegalTransition
+            | ProblemKind::TransitionBlocked
             | ProblemKind::AlreadyExists
             | ProblemKind::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             ProblemKind::NotFound | ProblemKind::UnknownAction => StatusCode::NOT_FOUND,
@@ -114,6 +128,8 @@ impl ProblemKind {
             ProblemKind::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            ProblemKind::Forbidden => StatusCode::FORBIDDEN,
+            ProblemKind::Contended => StatusCode::SERVICE_UNAVAILABLE,
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -7,6 +7,7 @@ use core::fmt::Debug;
 use core::hash::Hash;
 
 pub use self::error::{NameKind, TransitionError, UnknownName};
+use crate::guard::DeclaredGuard;
 
 /// The states of a resource and the legal moves between them.
 ///
@@ -33,6 +34,9 @@ pub trait StateMachine: Copy + Eq + Debug + Send + Sync + 'static {
     const MERMAID: &'static str;
     /// The machine as a Graphviz `digraph`.
     const DOT: &'static str;
+    /// The guards declared on the derive (`on(pay -> Paid if credit_limit)`),
+    /// in declaration order.
+    const GUARDS: &'static [DeclaredGuard<Self>] = &[];
 
     /// Position in [`STATES`](Self::STATES).
     fn index(self) -> usize;

@@ -1,22 +1,38 @@
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::hash_map::Entry::{Occupied, Vacant};
 use std::hash::Hash;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::SystemTime;
 
-use super::{Create, Expected, Inserted, Move, Resource, Store, StoreError, Versioned};
+use super::{Change, Create, Entry, Inserted, Resource, Store, StoreError, Versioned};
 
 /// The embedded store: resources in a map behind one lock, for a single
-/// process. A move holds the write lock from the check to the commit.
-pub struct MemoryStore<R, Id = u64> {
+/// process. A move holds the write lock from the check to the commit, and
+/// appends its history entry under the same lock.
+pub struct MemoryStore<R: Resource, Id = u64> {
     inner: Arc<RwLock<Inner<R, Id>>>,
 }
 
-struct Inner<R, Id> {
-    resources: HashMap<Id, Versioned<Id, R>>,
+struct Inner<R: Resource, Id> {
+    resources: HashMap<Id, Slot<R, Id>>,
     last_id: u64,
 }
 
-impl<R, Id> Clone for MemoryStore<R, Id> {
+struct Slot<R: Resource, Id> {
+    current: Versioned<Id, R>,
+    history: Vec<Entry<R::State>>,
+}
+
+impl<R: Resource, Id> Slot<R, Id> {
+    fn new(current: Versioned<Id, R>) -> Self {
+        Slot {
+            current,
+            history: Vec::new(),
+        }
+    }
+}
+
+impl<R: Resource, Id> Clone for MemoryStore<R, Id> {
     fn clone(&self) -> Self {
         MemoryStore {
             inner: Arc::clone(&self.inner),
@@ -24,7 +40,7 @@ impl<R, Id> Clone for MemoryStore<R, Id> {
     }
 }
 
-impl<R, Id> Default for MemoryStore<R, Id> {
+impl<R: Resource, Id> Default for MemoryStore<R, Id> {
     fn default() -> Self {
         MemoryStore {
             inner: Arc::new(RwLock::new(Inner {
@@ -56,21 +72,31 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
         self.read()
             .resources
             .get(id)
-            .cloned()
+            .map(|slot| slot.current.clone())
+            .ok_or(StoreError::NotFound)
+    }
+
+    fn history_now(&self, id: &Id) -> Result<Vec<Entry<R::State>>, StoreError<R::State>> {
+        self.read()
+            .resources
+            .get(id)
+            .map(|slot| slot.history.clone())
             .ok_or(StoreError::NotFound)
     }
 
     fn insert_now(&self, id: Id, value: R) -> Result<Inserted<Id, R>, StoreError<R::State>> {
         match self.write().resources.entry(id.clone()) {
-            Entry::Occupied(existing) if existing.get().value == value => {
-                Ok(Inserted::Existing(existing.get().clone()))
+            Occupied(existing) if existing.get().current.value == value => {
+                Ok(Inserted::Existing(existing.get().current.clone()))
             }
-            Entry::Occupied(existing) => Err(StoreError::AlreadyExists {
-                version: existing.get().version,
-                state: existing.get().value.state(),
+            Occupied(existing) => Err(StoreError::AlreadyExists {
+                version: existing.get().current.version,
+                state: existing.get().current.value.state(),
             }),
-            Entry::Vacant(slot) => Ok(Inserted::Created(
-                slot.insert(Versioned::new(id, 1, value)).clone(),
+            Vacant(slot) => Ok(Inserted::Created(
+                slot.insert(Slot::new(Versioned::new(id, 1, value)))
+                    .current
+                    .clone(),
             )),
         }
     }
@@ -78,11 +104,12 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
     fn apply_now(
         &self,
         id: &Id,
-        requested: Move<R::State>,
-        expected: Option<&Expected>,
+        change: Change<R>,
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        let (requested, expected, edited, note) = change.into_parts();
         let mut inner = self.write();
-        let current = inner.resources.get_mut(id).ok_or(StoreError::NotFound)?;
+        let slot = inner.resources.get_mut(id).ok_or(StoreError::NotFound)?;
+        let current = &mut slot.current;
         if let Some(expected) = expected
             && !expected.matches(current.version)
         {
@@ -91,11 +118,23 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
                 state: current.value.state(),
             });
         }
-        if let Some(next) = requested.decide(current.value.state())? {
-            current.value.set_state(next);
+        let from = current.value.state();
+        if let Some(to) = requested.decide(from)? {
+            if let Some(edited) = edited {
+                current.value = edited;
+            }
+            current.value.set_state(to);
             current.version += 1;
+            slot.history.push(Entry {
+                version: current.version,
+                from,
+                to,
+                action: requested.action(),
+                at: SystemTime::now(),
+                note,
+            });
         }
-        Ok(current.clone())
+        Ok(slot.current.clone())
     }
 }
 
@@ -111,7 +150,7 @@ impl<R: Resource> MemoryStore<R, u64> {
         }
         inner.last_id = id;
         let created = Versioned::new(id, 1, make(id));
-        inner.resources.insert(id, created.clone());
+        inner.resources.insert(id, Slot::new(created.clone()));
         created
     }
 }
@@ -134,10 +173,13 @@ where
     async fn apply(
         &self,
         id: &Id,
-        requested: Move<R::State>,
-        expected: Option<&Expected>,
+        change: Change<R>,
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
-        self.apply_now(id, requested, expected)
+        self.apply_now(id, change)
+    }
+
+    async fn history(&self, id: &Id) -> Result<Vec<Entry<R::State>>, StoreError<R::State>> {
+        self.history_now(id)
     }
 }
 

@@ -5,9 +5,13 @@ mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 
+mod history;
+
 use core::future::Future;
 
 use crate::machine::{StateMachine, TransitionError};
+
+pub use self::history::{Entry, Note};
 
 pub use self::memory::MemoryStore;
 #[cfg(feature = "postgres")]
@@ -77,6 +81,14 @@ pub enum Move<S: StateMachine> {
 }
 
 impl<S: StateMachine> Move<S> {
+    /// The action, for a move requested by action.
+    pub fn action(self) -> Option<S::Action> {
+        match self {
+            Move::Action(action) => Some(action),
+            Move::To(_) => None,
+        }
+    }
+
     /// Where the move leads from `current`, `None` for a no-op, or why it is refused.
     ///
     /// # Errors
@@ -189,15 +201,95 @@ pub trait Store<R: Resource>: Clone + Send + Sync + 'static {
         value: R,
     ) -> impl Future<Output = Result<Inserted<Self::Id, R>, StoreError<R::State>>> + Send;
 
-    /// Checks `expected` against the current version and the move against
-    /// the current state, and commits the move, in one atomic step. A move to
-    /// the current state commits nothing and returns the resource unchanged.
+    /// Checks the change's expected version and its move against the
+    /// current version and state, and commits the move with its history
+    /// entry, in one atomic step. A move to the current state commits
+    /// nothing and returns the resource unchanged.
     fn apply(
         &self,
         id: &Self::Id,
-        requested: Move<R::State>,
-        expected: Option<&Expected>,
+        change: Change<R>,
     ) -> impl Future<Output = Result<Versioned<Self::Id, R>, StoreError<R::State>>> + Send;
+
+    /// The committed moves of the resource, oldest first.
+    fn history(
+        &self,
+        id: &Self::Id,
+    ) -> impl Future<Output = Result<Vec<Entry<R::State>>, StoreError<R::State>>> + Send;
+}
+
+/// One move for [`Store::apply`]: what is requested, under which
+/// precondition, what the history records beside it, and the resource's new
+/// content when the move edits it.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Change<R: Resource> {
+    requested: Move<R::State>,
+    expected: Option<Expected>,
+    edited: Option<R>,
+    note: Note,
+}
+
+impl<R: Resource> Change<R> {
+    /// The move, unconditional, with an empty note.
+    pub fn new(requested: Move<R::State>) -> Self {
+        Change {
+            requested,
+            expected: None,
+            edited: None,
+            note: Note::default(),
+        }
+    }
+
+    /// Commits only if the current version satisfies `expected`.
+    pub fn expecting(mut self, expected: Expected) -> Self {
+        self.expected = Some(expected);
+        self
+    }
+
+    /// Replaces the resource's content with `edited` (its state is then
+    /// set by the move). `edited` was computed from one version: pass it
+    /// with [`expecting`](Change::expecting) that version only, so that it
+    /// never overwrites a change it has not seen.
+    pub fn edited(mut self, edited: R) -> Self {
+        self.edited = Some(edited);
+        self
+    }
+
+    /// What the history records beside the move.
+    pub fn noted(mut self, note: Note) -> Self {
+        self.note = note;
+        self
+    }
+
+    /// The requested move.
+    pub fn requested(&self) -> Move<R::State> {
+        self.requested
+    }
+
+    /// The precondition, if any.
+    #[must_use]
+    pub fn expected(&self) -> Option<&Expected> {
+        self.expected.as_ref()
+    }
+
+    /// The new content, if the move edits the resource.
+    #[must_use]
+    pub fn edited_value(&self) -> Option<&R> {
+        self.edited.as_ref()
+    }
+
+    /// The note for the history.
+    #[must_use]
+    pub fn note(&self) -> &Note {
+        &self.note
+    }
+
+    /// The parts, for store implementations.
+    #[must_use]
+    pub fn into_parts(self) -> (Move<R::State>, Option<Expected>, Option<R>, Note) {
+        (self.requested, self.expected, self.edited, self.note)
+    }
 }
 
 /// A store that names new resources itself (`POST /orders`).

@@ -2,13 +2,16 @@
 //! statement, so that several server instances stay correct together.
 
 use std::marker::PhantomData;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 use sqlx::postgres::PgPool;
 
-use super::{Create, Expected, Inserted, Move, Resource, Store, StoreError, Versioned};
+use super::{
+    Change, Create, Entry, Expected, Inserted, Move, Note, Resource, Store, StoreError, Versioned,
+};
 use crate::machine::{Action, StateMachine};
 
 /// The schema: three tables and a sequence (`sql/postgres.sql`).
@@ -83,7 +86,7 @@ where
         body: serde_json::Value,
     ) -> Result<Versioned<u64, R>, StoreError<R::State>> {
         let state = <R::State as StateMachine>::from_name(state)
-            .ok_or_else(|| backend(UnknownStoredState(state.to_owned())))?;
+            .ok_or_else(|| backend(UnknownStored("state", state.to_owned())))?;
         let mut value: R = serde_json::from_value(body).map_err(backend)?;
         value.set_state(state);
         Ok(Versioned::new(id, version(raw_version), value))
@@ -107,11 +110,11 @@ where
     }
 }
 
-/// A `state` column that names no state of the machine: the schema and the
-/// code disagree.
+/// A column that names no state (or action) of the machine: the schema and
+/// the code disagree.
 #[derive(Debug, thiserror::Error)]
-#[error("the database holds state `{0}`, which the machine does not declare")]
-struct UnknownStoredState(String);
+#[error("the database holds {0} `{1}`, which the machine does not declare")]
+struct UnknownStored(&'static str, String);
 
 const GET: &str = "SELECT state, version, body FROM conflict_resources WHERE kind = $1 AND id = $2";
 
@@ -128,7 +131,8 @@ const INSERT: &str = "
      WHERE kind = $1 AND id = $2 AND NOT EXISTS (SELECT 1 FROM inserted)";
 
 // $3/$4: the (from, to) pairs the move allows; $5: the versions `If-Match`
-// accepts, or NULL; $6: the action, for the history.
+// accepts, or NULL; $6-$9: the action, actor, reason and metadata for the
+// history; $10: the edited body, or NULL to keep it.
 //
 // `current` locks the row and reads its latest committed version; the
 // update decides on those values and writes the row it holds, so the
@@ -142,19 +146,70 @@ const APPLY: &str = "
         UPDATE conflict_resources r
            SET previous_state = c.state,
                state = ($4::text[])[array_position($3::text[], c.state)],
-               version = c.version + 1
+               version = c.version + 1,
+               body = COALESCE($10::jsonb, r.body)
           FROM current c
          WHERE r.kind = $1 AND r.id = $2
            AND c.state = ANY($3::text[])
            AND ($5::bigint[] IS NULL OR c.version = ANY($5))
         RETURNING r.previous_state, r.state, r.version, r.body
     ), logged AS (
-        INSERT INTO conflict_history (kind, id, version, from_state, to_state, action)
-        SELECT $1, $2, version, previous_state, state, $6 FROM moved
+        INSERT INTO conflict_history
+               (kind, id, version, from_state, to_state, action, actor, reason, metadata)
+        SELECT $1, $2, version, previous_state, state, $6, $7, $8, $9 FROM moved
     )
     SELECT true AS moved, state, version, body FROM moved
     UNION ALL
     SELECT false, state, version, body FROM current WHERE NOT EXISTS (SELECT 1 FROM moved)";
+
+// No row: no such resource; one row of NULLs: a resource with no moves yet.
+const HISTORY: &str = "
+    SELECT h.version, h.from_state, h.to_state, h.action,
+           (extract(epoch FROM h.at) * 1000000)::bigint AS at_micros,
+           h.actor, h.reason, h.metadata
+      FROM conflict_resources r
+      LEFT JOIN conflict_history h ON h.kind = r.kind AND h.id = r.id
+     WHERE r.kind = $1 AND r.id = $2
+     ORDER BY h.version";
+
+fn stored_state<S: StateMachine>(name: &str) -> Result<S, StoreError<S>> {
+    S::from_name(name).ok_or_else(|| backend(UnknownStored("state", name.to_owned())))
+}
+
+fn history_entry<S: StateMachine>(
+    row: &sqlx::postgres::PgRow,
+) -> Result<Option<Entry<S>>, StoreError<S>> {
+    let Some(version) = row.try_get::<Option<i64>, _>("version").map_err(backend)? else {
+        return Ok(None);
+    };
+    let from: String = row.try_get("from_state").map_err(backend)?;
+    let to: String = row.try_get("to_state").map_err(backend)?;
+    let action: Option<String> = row.try_get("action").map_err(backend)?;
+    let micros: i64 = row.try_get("at_micros").map_err(backend)?;
+    let action = match action {
+        Some(name) => Some(
+            <S::Action as Action>::from_name(&name)
+                .ok_or_else(|| backend(UnknownStored("action", name)))?,
+        ),
+        None => None,
+    };
+    let at = u64::try_from(micros)
+        .ok()
+        .and_then(|micros| SystemTime::UNIX_EPOCH.checked_add(Duration::from_micros(micros)))
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    Ok(Some(Entry {
+        version: self::version(version),
+        from: stored_state(&from)?,
+        to: stored_state(&to)?,
+        action,
+        at,
+        note: Note {
+            actor: row.try_get("actor").map_err(backend)?,
+            reason: row.try_get("reason").map_err(backend)?,
+            metadata: row.try_get("metadata").map_err(backend)?,
+        },
+    }))
+}
 
 impl<R> Store<R> for PgStore<R>
 where
@@ -203,15 +258,38 @@ where
         }
     }
 
+    async fn history(&self, id: &u64) -> Result<Vec<Entry<R::State>>, StoreError<R::State>> {
+        let Some(key) = db_id(*id) else {
+            return Err(StoreError::NotFound);
+        };
+        let rows = sqlx::query(HISTORY)
+            .bind(<R::State as StateMachine>::RESOURCE)
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        rows.iter()
+            .filter_map(|row| history_entry(row).transpose())
+            .collect()
+    }
+
     async fn apply(
         &self,
         id: &u64,
-        requested: Move<R::State>,
-        expected: Option<&Expected>,
+        change: Change<R>,
     ) -> Result<Versioned<u64, R>, StoreError<R::State>> {
         let Some(key) = db_id(*id) else {
             return Err(StoreError::NotFound);
         };
+        let (requested, expected, edited, note) = change.into_parts();
+        let expected = expected.as_ref();
+        let edited = edited
+            .map(|value| serde_json::to_value(&value))
+            .transpose()
+            .map_err(backend)?;
         // Every (from, to) pair the move allows, decided from the table in
         // memory; the database only checks that the row is in one of them.
         let (from, to): (Vec<&str>, Vec<&str>) = <R::State as StateMachine>::STATES
@@ -235,10 +313,7 @@ where
                     .collect(),
             ),
         };
-        let action = match requested {
-            Move::Action(action) => Some(action.name()),
-            Move::To(_) => None,
-        };
+        let action = requested.action().map(Action::name);
         let row = sqlx::query(APPLY)
             .bind(<R::State as StateMachine>::RESOURCE)
             .bind(key)
@@ -246,6 +321,10 @@ where
             .bind(&to)
             .bind(versions.as_deref())
             .bind(action)
+            .bind(note.actor.as_deref())
+            .bind(note.reason.as_deref())
+            .bind(note.metadata.as_ref())
+            .bind(edited.as_ref())
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?

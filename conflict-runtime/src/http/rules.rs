@@ -1,0 +1,687 @@
+//! What the table alone cannot say: guards that need the resource,
+//! permissions that need the caller, typed input per action and hooks that
+//! run after a commit.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::guard::{self, GuardOutcome, Verdict};
+use crate::machine::StateMachine;
+use crate::store::{Note, Resource};
+
+/// Who is calling: the identity the app's authentication established,
+/// taken from the request by an extractor the app provides.
+///
+/// ```
+/// use conflict_runtime::http::Caller;
+///
+/// struct User {
+///     name: String,
+///     permissions: Vec<String>,
+/// }
+///
+/// impl Caller for User {
+///     fn actor(&self) -> Option<&str> {
+///         Some(&self.name)
+///     }
+///
+///     fn has_permission(&self, permission: &str) -> bool {
+///         self.permissions.iter().any(|p| p == permission)
+///     }
+/// }
+/// ```
+pub trait Caller: Send + Sync {
+    /// Who the caller is, as the history should record it.
+    fn actor(&self) -> Option<&str>;
+
+    /// Whether the caller holds `permission`.
+    fn has_permission(&self, permission: &str) -> bool;
+}
+
+/// A caller with no identity and no permissions: moves that require a
+/// permission are refused.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Anonymous;
+
+impl Caller for Anonymous {
+    fn actor(&self) -> Option<&str> {
+        None
+    }
+
+    fn has_permission(&self, _: &str) -> bool {
+        false
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// An error a hook reports.
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;
+
+enum GuardFn<R> {
+    Sync(Arc<dyn Fn(&R) -> Verdict + Send + Sync>),
+    Async(Arc<dyn Fn(R) -> BoxFuture<Verdict> + Send + Sync>),
+}
+
+impl<R> Clone for GuardFn<R> {
+    fn clone(&self) -> Self {
+        match self {
+            GuardFn::Sync(f) => GuardFn::Sync(Arc::clone(f)),
+            GuardFn::Async(f) => GuardFn::Async(Arc::clone(f)),
+        }
+    }
+}
+
+/// Which moves a guard or hook is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope<S: StateMachine> {
+    Action(S::Action),
+    Entering(S),
+    Leaving(S),
+}
+
+impl<S: StateMachine> Scope<S> {
+    fn covers(self, from: S, action: Option<S::Action>, to: S) -> bool {
+        match self {
+            Scope::Action(scoped) => action == Some(scoped),
+            Scope::Entering(state) => to == state,
+            Scope::Leaving(state) => from == state,
+        }
+    }
+}
+
+/// An action's input, parsed and checked: what the move records and edits.
+pub(crate) struct ParsedInput<R> {
+    pub(crate) reason: Option<String>,
+    pub(crate) metadata: Value,
+    pub(crate) edit: Box<dyn Fn(&mut R) + Send + Sync>,
+}
+
+/// Why an action's body was refused.
+pub(crate) enum InputError {
+    /// Not JSON at all: 400.
+    Syntax(String),
+    /// JSON of the wrong shape, or failing [`ActionInput::validate`]: 422
+    /// naming the field.
+    Invalid(Invalid),
+}
+
+pub(crate) type InputFn<R> =
+    Arc<dyn Fn(&Value) -> Result<ParsedInput<R>, InputError> + Send + Sync>;
+
+/// A field of an action's input that is wrong, and why: a 422 naming it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    field: String,
+    message: String,
+}
+
+impl Invalid {
+    /// `field` (a JSON path such as `tracking_number`) is wrong because of `message`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The field.
+    #[must_use]
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// Why it is wrong.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// The typed body of an action (`ship` takes a `tracking_number`): parsed
+/// from JSON, checked, recorded in the history and applied to the resource
+/// as the move commits.
+///
+/// ```
+/// use conflict_runtime::http::{ActionInput, Invalid};
+/// # #[derive(Clone, PartialEq)] struct Order { tracking_number: Option<String> }
+///
+/// #[derive(serde::Deserialize, serde::Serialize)]
+/// struct Shipment {
+///     tracking_number: String,
+/// }
+///
+/// impl ActionInput<Order> for Shipment {
+///     fn validate(&self) -> Result<(), Invalid> {
+///         if self.tracking_number.trim().is_empty() {
+///             return Err(Invalid::new("tracking_number", "must not be empty"));
+///         }
+///         Ok(())
+///     }
+///
+///     fn edit(&self, order: &mut Order) {
+///         order.tracking_number = Some(self.tracking_number.clone());
+///     }
+/// }
+/// ```
+pub trait ActionInput<R>: DeserializeOwned + Serialize + Send + Sync + 'static {
+    /// Checks what the types cannot say. The default accepts.
+    ///
+    /// # Errors
+    /// [`Invalid`] naming the field: the request is a 422.
+    fn validate(&self) -> Result<(), Invalid> {
+        Ok(())
+    }
+
+    /// The reason the history records for the move. None by default.
+    fn reason(&self) -> Option<String> {
+        None
+    }
+
+    /// Changes the resource as the move commits. Nothing by default.
+    fn edit(&self, resource: &mut R) {
+        let _ = resource;
+    }
+}
+
+fn parse_input<R, T: ActionInput<R>>(body: &Value) -> Result<ParsedInput<R>, InputError> {
+    let input: T = serde_path_to_error::deserialize(body).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        InputError::Invalid(Invalid::new(field_of(&path, &message), message))
+    })?;
+    input.validate().map_err(InputError::Invalid)?;
+    let metadata = serde_json::to_value(&input)
+        .map_err(|error| InputError::Invalid(Invalid::new(String::new(), error.to_string())))?;
+    Ok(ParsedInput {
+        reason: input.reason(),
+        metadata,
+        edit: Box::new(move |resource| input.edit(resource)),
+    })
+}
+
+/// The field a serde error is about: its path, or for a missing or unknown
+/// member (reported on the object that lacks or has it) the member's name.
+fn field_of(path: &str, message: &str) -> String {
+    let member = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    // An unknown member's path already ends in its name.
+    let missing = message.starts_with("missing field `");
+    match (path, member) {
+        (".", Some(name)) => name.to_owned(),
+        (".", None) => String::new(),
+        (path, Some(name)) if missing => format!("{path}.{name}"),
+        (path, _) => path.to_owned(),
+    }
+}
+
+/// Parses a body as JSON: empty is `{}`, so an action whose input is all
+/// optional needs no body. `state_field`, the member naming the target of
+/// a move by target, is not part of the input and is removed.
+pub(crate) fn body_json(body: &[u8], state_field: Option<&str>) -> Result<Value, InputError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|error| InputError::Syntax(error.to_string()))?;
+    if let (Some(field), Value::Object(members)) = (state_field, &mut value) {
+        members.remove(field);
+    }
+    Ok(value)
+}
+
+/// A committed move, as a hook receives it.
+#[derive(Clone, Debug)]
+pub struct Committed<R: Resource> {
+    /// The resource's id, as shown in paths.
+    pub id: String,
+    /// The version the move created.
+    pub version: u64,
+    /// The state it left.
+    pub from: R::State,
+    /// The state it entered.
+    pub to: R::State,
+    /// The action, when the move was requested by action.
+    pub action: Option<<R::State as StateMachine>::Action>,
+    /// The resource as committed.
+    pub resource: R,
+    /// Who, why and with what input.
+    pub note: Note,
+}
+
+type HookFn<R> = Arc<dyn Fn(Committed<R>) -> BoxFuture<Result<(), HookError>> + Send + Sync>;
+
+struct Hook<R: Resource> {
+    scope: Scope<R::State>,
+    name: &'static str,
+    run: HookFn<R>,
+}
+
+impl<R: Resource> Clone for Hook<R> {
+    fn clone(&self) -> Self {
+        Hook {
+            scope: self.scope,
+            name: self.name,
+            run: Arc::clone(&self.run),
+        }
+    }
+}
+
+struct Inner<R: Resource> {
+    guards: Vec<(Scope<R::State>, GuardFn<R>)>,
+    permissions: Vec<(<R::State as StateMachine>::Action, Cow<'static, str>)>,
+    inputs: Vec<(<R::State as StateMachine>::Action, InputFn<R>)>,
+    hooks: Vec<Hook<R>>,
+}
+
+impl<R: Resource> Clone for Inner<R> {
+    fn clone(&self) -> Self {
+        Inner {
+            guards: self.guards.clone(),
+            permissions: self.permissions.clone(),
+            inputs: self.inputs.clone(),
+            hooks: self.hooks.clone(),
+        }
+    }
+}
+
+impl<R: Resource> Default for Inner<R> {
+    fn default() -> Self {
+        Inner {
+            guards: Vec::new(),
+            permissions: Vec::new(),
+            inputs: Vec::new(),
+            hooks: Vec::new(),
+        }
+    }
+}
+
+/// The rules of a resource's moves beyond the table: guards, permissions,
+/// typed input and after-commit hooks, registered at startup and shared by
+/// every request (cloning is cheap).
+///
+/// Guards declared on the derive always apply, with or without `Rules`.
+///
+/// ```
+/// use conflict_runtime::guard::Blocker;
+/// use conflict_runtime::http::Rules;
+/// # use conflict_runtime::{StateMachine, store::Resource};
+/// # #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// # enum DoorState { #[state(initial, on(open -> Open))] Closed, #[state(on(close -> Closed))] Open }
+/// # #[derive(Clone, PartialEq)]
+/// # struct Door { state: DoorState, blocked: bool }
+/// # impl Resource for Door {
+/// #     type State = DoorState;
+/// #     fn state(&self) -> DoorState { self.state }
+/// #     fn set_state(&mut self, state: DoorState) { self.state = state }
+/// # }
+///
+/// let rules = Rules::<Door>::new()
+///     .guard(DoorStateAction::Open, |door: &Door| {
+///         if door.blocked {
+///             return Err(Blocker::new("blocked", "something is in the way"));
+///         }
+///         Ok(())
+///     })
+///     .permission(DoorStateAction::Open, "doors:open")
+///     .after(DoorStateAction::Open, "log_opening", |moved| async move {
+///         println!("door {} opened", moved.id);
+///         Ok(())
+///     });
+/// ```
+pub struct Rules<R: Resource> {
+    inner: Arc<Inner<R>>,
+}
+
+impl<R: Resource> Clone for Rules<R> {
+    fn clone(&self) -> Self {
+        Rules {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<R: Resource> Default for Rules<R> {
+    fn default() -> Self {
+        Rules::new()
+    }
+}
+
+impl<R: Resource> fmt::Debug for Rules<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rules")
+            .field("guards", &self.inner.guards.len())
+            .field("permissions", &self.inner.permissions)
+            .field("inputs", &self.inner.inputs.len())
+            .field(
+                "hooks",
+                &self.inner.hooks.iter().map(|h| h.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+type StateOf<R> = <R as Resource>::State;
+type ActionOf<R> = <<R as Resource>::State as StateMachine>::Action;
+
+impl<R: Resource> Rules<R> {
+    /// No rules beyond the table and the derive's guards.
+    #[must_use]
+    pub fn new() -> Self {
+        Rules {
+            inner: Arc::new(Inner::default()),
+        }
+    }
+
+    fn edit(mut self, change: impl FnOnce(&mut Inner<R>)) -> Self {
+        change(Arc::make_mut(&mut self.inner));
+        self
+    }
+
+    /// Guards `action` with a function of the resource. It returns
+    /// `Result<(), Blocker>`, `Result<(), Vec<Blocker>>` or a [`Verdict`];
+    /// every guard of a move runs, and their blockers add up.
+    #[must_use]
+    pub fn guard<O, F>(self, action: ActionOf<R>, guard: F) -> Self
+    where
+        O: GuardOutcome,
+        F: Fn(&R) -> O + Send + Sync + 'static,
+    {
+        self.edit(|inner| {
+            inner
+                .guards
+                .push((Scope::Action(action), sync_guard(guard)))
+        })
+    }
+
+    /// Guards every move into `state`, by any action or by target.
+    #[must_use]
+    pub fn guard_entering<O, F>(self, state: StateOf<R>, guard: F) -> Self
+    where
+        O: GuardOutcome,
+        F: Fn(&R) -> O + Send + Sync + 'static,
+    {
+        self.edit(|inner| {
+            inner
+                .guards
+                .push((Scope::Entering(state), sync_guard(guard)))
+        })
+    }
+
+    /// Guards `action` with an async function of the resource (a credit
+    /// check over the network). It receives a copy of the resource.
+    #[must_use]
+    pub fn guard_async<O, Fut, F>(self, action: ActionOf<R>, guard: F) -> Self
+    where
+        O: GuardOutcome,
+        Fut: Future<Output = O> + Send + 'static,
+        F: Fn(R) -> Fut + Send + Sync + 'static,
+    {
+        let guard = GuardFn::Async(Arc::new(move |resource: R| -> BoxFuture<Verdict> {
+            let outcome = guard(resource);
+            Box::pin(async move {
+                let mut verdict = Verdict::allow();
+                verdict.add(outcome.await);
+                verdict
+            })
+        }));
+        self.edit(|inner| inner.guards.push((Scope::Action(action), guard)))
+    }
+
+    /// Requires the caller to hold `permission` for `action`: refused with
+    /// 403 otherwise, and left out of what the caller is told it may do.
+    #[must_use]
+    pub fn permission(self, action: ActionOf<R>, permission: impl Into<Cow<'static, str>>) -> Self {
+        let permission = permission.into();
+        self.edit(|inner| inner.permissions.push((action, permission)))
+    }
+
+    /// Gives `action` the typed body `T`: malformed JSON is a 400, a body
+    /// that does not fit `T` or fails [`ActionInput::validate`] a 422 naming
+    /// the field. A later call for the same action replaces an earlier one.
+    #[must_use]
+    pub fn input<T: ActionInput<R>>(self, action: ActionOf<R>) -> Self {
+        let parse: InputFn<R> = Arc::new(parse_input::<R, T>);
+        self.edit(|inner| {
+            inner.inputs.retain(|(a, _)| *a != action);
+            inner.inputs.push((action, parse));
+        })
+    }
+
+    /// Runs `hook` once after each committed move by `action`. A hook that
+    /// fails (or panics) does not undo the move: the failure is logged and
+    /// named in the response's `Conflict-Hook-Failed` header.
+    #[must_use]
+    pub fn after<Fut, F>(self, action: ActionOf<R>, name: &'static str, hook: F) -> Self
+    where
+        Fut: Future<Output = Result<(), HookError>> + Send + 'static,
+        F: Fn(Committed<R>) -> Fut + Send + Sync + 'static,
+    {
+        self.hook(Scope::Action(action), name, hook)
+    }
+
+    /// Runs `hook` once after each committed move into `state`.
+    #[must_use]
+    pub fn on_enter<Fut, F>(self, state: StateOf<R>, name: &'static str, hook: F) -> Self
+    where
+        Fut: Future<Output = Result<(), HookError>> + Send + 'static,
+        F: Fn(Committed<R>) -> Fut + Send + Sync + 'static,
+    {
+        self.hook(Scope::Entering(state), name, hook)
+    }
+
+    /// Runs `hook` once after each committed move out of `state`.
+    #[must_use]
+    pub fn on_leave<Fut, F>(self, state: StateOf<R>, name: &'static str, hook: F) -> Self
+    where
+        Fut: Future<Output = Result<(), HookError>> + Send + 'static,
+        F: Fn(Committed<R>) -> Fut + Send + Sync + 'static,
+    {
+        self.hook(Scope::Leaving(state), name, hook)
+    }
+
+    fn hook<Fut, F>(self, scope: Scope<StateOf<R>>, name: &'static str, hook: F) -> Self
+    where
+        Fut: Future<Output = Result<(), HookError>> + Send + 'static,
+        F: Fn(Committed<R>) -> Fut + Send + Sync + 'static,
+    {
+        let run: HookFn<R> = Arc::new(move |committed| Box::pin(hook(committed)));
+        self.edit(|inner| inner.hooks.push(Hook { scope, name, run }))
+    }
+
+    /// Whether `caller` may request `action`.
+    pub fn permits(&self, caller: &dyn Caller, action: ActionOf<R>) -> bool {
+        self.inner
+            .permissions
+            .iter()
+            .filter(|(scoped, _)| *scoped == action)
+            .all(|(_, permission)| caller.has_permission(permission))
+    }
+
+    /// What the guards say of the move by `action` (or by target, when
+    /// `action` is `None`) from `resource`'s state to `to`: the derive's
+    /// guards first, then the registered ones in order.
+    pub async fn verdict(
+        &self,
+        resource: &R,
+        action: Option<ActionOf<R>>,
+        to: StateOf<R>,
+    ) -> Verdict {
+        let from = resource.state();
+        let mut verdict = Verdict::allow();
+        if let Some(action) = action {
+            guard::check_declared(from, action, resource, &mut verdict);
+        }
+        for (scope, guard) in &self.inner.guards {
+            if !scope.covers(from, action, to) {
+                continue;
+            }
+            match guard {
+                GuardFn::Sync(check) => verdict.add(check(resource)),
+                GuardFn::Async(check) => verdict.add(check(resource.clone()).await),
+            }
+        }
+        verdict
+    }
+
+    /// Whether any guard could apply to this move (so that its decision
+    /// depends on the resource, not only on the state).
+    pub(crate) fn is_guarded(
+        &self,
+        from: StateOf<R>,
+        action: Option<ActionOf<R>>,
+        to: StateOf<R>,
+    ) -> bool {
+        action.is_some_and(|action| {
+            <StateOf<R> as StateMachine>::GUARDS
+                .iter()
+                .any(|g| g.from() == from && g.action() == action)
+        }) || self
+            .inner
+            .guards
+            .iter()
+            .any(|(scope, _)| scope.covers(from, action, to))
+    }
+
+    /// Whether any guard or permission can narrow what the table allows;
+    /// without one, the table's lists are the answer and cost nothing more.
+    pub(crate) fn narrows(&self) -> bool {
+        !<StateOf<R> as StateMachine>::GUARDS.is_empty()
+            || !self.inner.guards.is_empty()
+            || !self.inner.permissions.is_empty()
+    }
+
+    pub(crate) fn input_of(&self, action: ActionOf<R>) -> Option<&InputFn<R>> {
+        self.inner
+            .inputs
+            .iter()
+            .find(|(scoped, _)| *scoped == action)
+            .map(|(_, parse)| parse)
+    }
+
+    /// Every move the table allows from `resource`'s state that `caller`
+    /// may request, with what the guards say of each, in declaration order.
+    pub async fn options(&self, resource: &R, caller: &dyn Caller) -> Vec<MoveOption<StateOf<R>>> {
+        let from = resource.state();
+        let mut options = Vec::new();
+        for &action in from.actions() {
+            let Some(to) = from.target(action) else {
+                continue;
+            };
+            if !self.permits(caller, action) {
+                continue;
+            }
+            let verdict = self.verdict(resource, Some(action), to).await;
+            options.push(MoveOption {
+                action: Some(action),
+                to,
+                verdict,
+            });
+        }
+        // States reached only by `to(...)`, with no action: their guards are
+        // the ones for entering them.
+        for &to in from.next_states() {
+            if from.actions().iter().any(|&a| from.target(a) == Some(to)) {
+                continue;
+            }
+            let verdict = self.verdict(resource, None, to).await;
+            options.push(MoveOption {
+                action: None,
+                to,
+                verdict,
+            });
+        }
+        options
+    }
+
+    /// Runs the hooks of a committed move, each as its own task, and names
+    /// the ones that failed or panicked.
+    pub(crate) async fn run_hooks(&self, committed: &Committed<R>) -> Vec<&'static str> {
+        let mut failed = Vec::new();
+        for hook in &self.inner.hooks {
+            if !hook
+                .scope
+                .covers(committed.from, committed.action, committed.to)
+            {
+                continue;
+            }
+            let future = (hook.run)(committed.clone());
+            let outcome = match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => match runtime.spawn(future).await {
+                    Ok(outcome) => outcome,
+                    Err(join) => Err(HookError::from(format!("the hook panicked: {join}"))),
+                },
+                // Outside a runtime there is nothing to spawn on: run inline.
+                Err(_) => future.await,
+            };
+            if let Err(error) = outcome {
+                tracing::error!(
+                    hook = hook.name,
+                    resource = <StateOf<R> as StateMachine>::RESOURCE,
+                    id = %committed.id,
+                    version = committed.version,
+                    error = %error,
+                    "after-commit hook failed; the move stays committed"
+                );
+                failed.push(hook.name);
+            }
+        }
+        failed
+    }
+}
+
+fn sync_guard<R, O, F>(guard: F) -> GuardFn<R>
+where
+    O: GuardOutcome,
+    F: Fn(&R) -> O + Send + Sync + 'static,
+{
+    GuardFn::Sync(Arc::new(move |resource: &R| {
+        let mut verdict = Verdict::allow();
+        verdict.add(guard(resource));
+        verdict
+    }))
+}
+
+/// One move a caller may request now, and what its guards say.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MoveOption<S: StateMachine> {
+    /// The action, or `None` for a move by target only.
+    pub action: Option<S::Action>,
+    /// Where it leads.
+    pub to: S,
+    /// What the guards say.
+    pub verdict: Verdict,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn the_field_of_a_serde_error_names_missing_and_unknown_members() {
+        assert_eq!(
+            field_of(".", "missing field `tracking_number`"),
+            "tracking_number"
+        );
+        assert_eq!(
+            field_of("address.zip", "unknown field `zip`, expected `city`"),
+            "address.zip"
+        );
+        assert_eq!(field_of("address", "missing field `city`"), "address.city");
+        assert_eq!(
+            field_of("reason", "invalid type: integer `5`, expected a string"),
+            "reason"
+        );
+        assert_eq!(field_of(".", "invalid type: string, expected a map"), "");
+    }
+}

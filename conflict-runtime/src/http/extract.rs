@@ -686,8 +686,14 @@ impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
             ..Note::default()
         };
         let mut change = Change::new(requested);
-        // What was decided on one version commits on that version only.
-        let pinned = guarded || input.is_some();
+        if let Some(action) = action {
+            change = change.via(action);
+        }
+        // What was decided on one version commits on that version only:
+        // the guards' verdict, the edit, and the action a move by target is
+        // recorded under.
+        let by_target_via_action = matches!(requested, Move::To(_)) && action.is_some();
+        let pinned = guarded || input.is_some() || by_target_via_action;
         if pinned {
             change = change.expecting(Expected::OneOf(vec![current.version()]));
         } else if let Some(expected) = &self.if_match {

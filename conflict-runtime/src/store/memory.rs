@@ -4,7 +4,7 @@ use std::hash::Hash;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
-use super::{Change, Create, Entry, Inserted, Resource, Store, StoreError, Versioned};
+use super::{Change, ChangeParts, Create, Entry, Inserted, Resource, Store, StoreError, Versioned};
 
 /// The embedded store: resources in a map behind one lock, for a single
 /// process. A move holds the write lock from the check to the commit, and
@@ -106,7 +106,14 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
         id: &Id,
         change: Change<R>,
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
-        let (requested, expected, edited, note) = change.into_parts();
+        let ChangeParts {
+            requested,
+            action,
+            expected,
+            edited,
+            note,
+            ..
+        } = change.into_parts();
         let mut inner = self.write();
         let slot = inner.resources.get_mut(id).ok_or(StoreError::NotFound)?;
         let current = &mut slot.current;
@@ -129,7 +136,7 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
                 version: current.version,
                 from,
                 to,
-                action: requested.action(),
+                action,
                 at: SystemTime::now(),
                 note,
             });

@@ -225,9 +225,27 @@ pub trait Store<R: Resource>: Clone + Send + Sync + 'static {
 #[must_use]
 pub struct Change<R: Resource> {
     requested: Move<R::State>,
+    action: Option<<R::State as StateMachine>::Action>,
     expected: Option<Expected>,
     edited: Option<R>,
     note: Note,
+}
+
+/// A [`Change`] taken apart, for store implementations.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ChangeParts<R: Resource> {
+    /// The requested move.
+    pub requested: Move<R::State>,
+    /// The action the history records: the requested one, or the one that
+    /// leads to the requested state.
+    pub action: Option<<R::State as StateMachine>::Action>,
+    /// The precondition, if any.
+    pub expected: Option<Expected>,
+    /// The new content, if the move edits the resource.
+    pub edited: Option<R>,
+    /// What the history records beside the move.
+    pub note: Note,
 }
 
 impl<R: Resource> Change<R> {
@@ -235,6 +253,7 @@ impl<R: Resource> Change<R> {
     pub fn new(requested: Move<R::State>) -> Self {
         Change {
             requested,
+            action: requested.action(),
             expected: None,
             edited: None,
             note: Note::default(),
@@ -262,33 +281,22 @@ impl<R: Resource> Change<R> {
         self
     }
 
-    /// The requested move.
-    pub fn requested(&self) -> Move<R::State> {
-        self.requested
+    /// Records a move by target as made by `action`, the action that leads
+    /// there from the state the move was decided on.
+    pub fn via(mut self, action: <R::State as StateMachine>::Action) -> Self {
+        self.action = Some(action);
+        self
     }
 
-    /// The precondition, if any.
-    #[must_use]
-    pub fn expected(&self) -> Option<&Expected> {
-        self.expected.as_ref()
-    }
-
-    /// The new content, if the move edits the resource.
-    #[must_use]
-    pub fn edited_value(&self) -> Option<&R> {
-        self.edited.as_ref()
-    }
-
-    /// The note for the history.
-    #[must_use]
-    pub fn note(&self) -> &Note {
-        &self.note
-    }
-
-    /// The parts, for store implementations.
-    #[must_use]
-    pub fn into_parts(self) -> (Move<R::State>, Option<Expected>, Option<R>, Note) {
-        (self.requested, self.expected, self.edited, self.note)
+    /// The parts.
+    pub fn into_parts(self) -> ChangeParts<R> {
+        ChangeParts {
+            requested: self.requested,
+            action: self.action,
+            expected: self.expected,
+            edited: self.edited,
+            note: self.note,
+        }
     }
 }
 

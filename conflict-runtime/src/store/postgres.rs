@@ -10,7 +10,8 @@ use sqlx::Row;
 use sqlx::postgres::PgPool;
 
 use super::{
-    Change, Create, Entry, Expected, Inserted, Move, Note, Resource, Store, StoreError, Versioned,
+    Change, ChangeParts, Create, Entry, Expected, Inserted, Move, Note, Resource, Store,
+    StoreError, Versioned,
 };
 use crate::machine::{Action, StateMachine};
 
@@ -284,7 +285,14 @@ where
         let Some(key) = db_id(*id) else {
             return Err(StoreError::NotFound);
         };
-        let (requested, expected, edited, note) = change.into_parts();
+        let ChangeParts {
+            requested,
+            action,
+            expected,
+            edited,
+            note,
+            ..
+        } = change.into_parts();
         let expected = expected.as_ref();
         let edited = edited
             .map(|value| serde_json::to_value(&value))
@@ -313,7 +321,7 @@ where
                     .collect(),
             ),
         };
-        let action = requested.action().map(Action::name);
+        let action = action.map(Action::name);
         let row = sqlx::query(APPLY)
             .bind(<R::State as StateMachine>::RESOURCE)
             .bind(key)

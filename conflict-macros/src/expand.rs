@@ -5,8 +5,9 @@
 //! check is one load on any traffic, predictable or not.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt as _;
+use syn::spanned::Spanned as _;
 
 use crate::ast::{self, Machine};
 use crate::errors::Errors;
@@ -258,13 +259,15 @@ impl<'m, 'a> Codegen<'m, 'a> {
         let rt = &self.rt;
         let fns = self.guarded_moves().enumerate().map(|(i, (_, _, guard))| {
             let name = format_ident!("__conflict_guard_{}", i);
+            // Spanned at the guard, so a wrong return type is reported there.
+            let add = quote_spanned!(guard.span()=> verdict.add(#guard(resource)));
             quote! {
                 fn #name(
                     resource: &dyn ::core::any::Any,
                 ) -> ::core::option::Option<#rt::guard::Verdict> {
                     let resource = <dyn ::core::any::Any>::downcast_ref(resource)?;
                     let mut verdict = #rt::guard::Verdict::allow();
-                    verdict.add(#guard(resource));
+                    #add;
                     ::core::option::Option::Some(verdict)
                 }
             }

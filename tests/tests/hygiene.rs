@@ -37,12 +37,26 @@ mod conflict_runtime {}
     ::core::cmp::Eq,
 )]
 enum Shadowed {
-    #[state(initial, on(go -> Done, fail -> Failed))]
+    #[state(initial, on(go -> Done if ready, fail -> Failed))]
     Start,
     #[state(terminal)]
     Done,
     #[state(terminal)]
     Failed,
+}
+
+struct Job {
+    inputs: u32,
+}
+
+fn ready(job: &Job) -> ::core::result::Result<(), ::conflict_runtime::guard::Blocker> {
+    if job.inputs == 0 {
+        return ::core::result::Result::Err(::conflict_runtime::guard::Blocker::new(
+            "no_inputs",
+            "nothing to do",
+        ));
+    }
+    ::core::result::Result::Ok(())
 }
 
 #[derive(
@@ -66,4 +80,7 @@ fn shadowed_names_do_not_leak_into_generated_code() {
     ::core::assert!(Shadowed::Start.go().is_ok());
     ::core::assert_eq!(Shadowed::Start.name(), "Start");
     ::core::assert_eq!(NoActions::Begin.next_states(), &[NoActions::End]);
+    let guard = &<Shadowed as ::conflict_runtime::StateMachine>::GUARDS[0];
+    ::core::assert!(!guard.check(&Job { inputs: 0 }).is_allowed());
+    ::core::assert!(guard.check(&Job { inputs: 1 }).is_allowed());
 }

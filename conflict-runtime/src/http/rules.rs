@@ -400,7 +400,7 @@ impl<R: Resource> Rules<R> {
         self.edit(|inner| {
             inner
                 .guards
-                .push((Scope::Action(action), sync_guard(guard)))
+                .push((Scope::Action(action), sync_guard(guard)));
         })
     }
 
@@ -414,7 +414,7 @@ impl<R: Resource> Rules<R> {
         self.edit(|inner| {
             inner
                 .guards
-                .push((Scope::Entering(state), sync_guard(guard)))
+                .push((Scope::Entering(state), sync_guard(guard)));
         })
     }
 

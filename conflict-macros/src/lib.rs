@@ -75,6 +75,11 @@ mod valid;
 ///   becomes a variant of the action enum (`Pay`) and a method on the state
 ///   enum (`status.pay()`). One action may leave several states (`cancel` from
 ///   `Pending` and from `Paid`), but leads from one state to one target.
+/// - `on(pay -> Paid if credit_limit)`: a guarded move. `credit_limit` is a
+///   path to a function of the resource, `fn(&Order) -> Result<(), Blocker>`
+///   (or `Result<(), Vec<Blocker>>`, or a `Verdict`), that allows the move or
+///   says why not; the HTTP layer answers a blocked move with 409 and the
+///   blockers. See `conflict_runtime::guard`.
 /// - `to(Delivered)`: a bare move, allowed through
 ///   `StateMachine::transition_to` but not named by an action.
 /// - `terminal`: the state has no way out. A state without moves must say so.
@@ -110,6 +115,7 @@ mod valid;
 ///   `Display`, `FromStr`, `Serialize` and `Deserialize`, and
 ///   `impl conflict_runtime::Action`.
 /// - `StateMachine::MERMAID` and `StateMachine::DOT`: diagrams of the machine.
+/// - `StateMachine::GUARDS`: the guards declared with `if`.
 #[proc_macro_derive(StateMachine, attributes(state_machine, state))]
 pub fn derive_state_machine(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -30,8 +30,9 @@ fn the_svg_is_well_formed_and_shows_every_state_and_action() {
     ] {
         assert!(texts.contains(&name), "state {name} in {texts:?}");
     }
-    for action in ["pay", "ship", "deliver", "refund"] {
-        assert!(texts.contains(&action), "action {action}");
+    // A guarded move shows its guard.
+    for action in ["pay [credit_limit]", "ship", "deliver", "refund"] {
+        assert!(texts.contains(&action), "action {action} in {texts:?}");
     }
     // `cancel` labels both of its moves.
     assert_eq!(texts.iter().filter(|t| **t == "cancel").count(), 2);
@@ -74,7 +75,7 @@ fn the_text_listing_reads_without_a_browser() {
         diagram::text::<OrderStatus>(),
         "order
   pending  (initial)
-    pay      -> paid
+    pay      -> paid  if credit_limit
     cancel   -> cancelled
   paid
     ship     -> shipped

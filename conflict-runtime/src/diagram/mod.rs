@@ -19,6 +19,8 @@ pub struct Edge {
     pub to: &'static str,
     /// The action that names the move, if any.
     pub action: Option<&'static str>,
+    /// The guard declared on the move in the derive, if any.
+    pub guard: Option<&'static str>,
 }
 
 /// Every move of `S`, by state in declaration order: named moves first, then
@@ -34,10 +36,15 @@ pub fn edges<S: StateMachine>() -> Vec<Edge> {
             .collect();
         for &action in from.actions() {
             if let Some(to) = from.target(action) {
+                let guard = S::GUARDS
+                    .iter()
+                    .find(|g| g.from() == from && g.action() == action)
+                    .map(crate::guard::DeclaredGuard::name);
                 edges.push(Edge {
                     from: from.name(),
                     to: to.name(),
                     action: Some(action.name()),
+                    guard,
                 });
             }
         }
@@ -46,6 +53,7 @@ pub fn edges<S: StateMachine>() -> Vec<Edge> {
                 from: from.name(),
                 to: to.name(),
                 action: None,
+                guard: None,
             });
         }
     }
@@ -85,13 +93,17 @@ pub fn text<S: StateMachine>() -> String {
         }
         out.push('\n');
         for edge in edges.iter().filter(|e| e.from == state.name()) {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "    {:width$}  -> {}",
                 edge.action.unwrap_or("(to)"),
                 edge.to,
                 width = width.max(4)
             );
+            if let Some(guard) = edge.guard {
+                let _ = write!(out, "  if {guard}");
+            }
+            out.push('\n');
         }
     }
     out
@@ -131,6 +143,9 @@ pub struct EdgeDescription {
     /// The action that names it; absent for a bare move.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<&'static str>,
+    /// The guard declared on it in the derive; absent when unguarded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<&'static str>,
 }
 
 /// The machine as data: states, actions and moves.
@@ -153,6 +168,7 @@ pub fn describe<S: StateMachine>() -> Description {
                 from: e.from,
                 to: e.to,
                 action: e.action,
+                guard: e.guard,
             })
             .collect(),
     }

@@ -4,7 +4,7 @@
 
 use core::fmt::Write as _;
 
-use super::edges;
+use super::{Edge, edges};
 use crate::machine::StateMachine;
 
 const FAMILY: &str = "font-family=\"ui-sans-serif, system-ui, sans-serif\"";
@@ -90,6 +90,15 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A move's label: its action, and a guard in UML's brackets.
+fn label(edge: &Edge) -> Option<String> {
+    let action = edge.action?;
+    Some(match edge.guard {
+        Some(guard) => format!("{action} [{guard}]"),
+        None => action.to_owned(),
+    })
+}
+
 /// Where every state goes: boxes in columns, each column centred.
 #[allow(
     clippy::cast_precision_loss,
@@ -104,9 +113,17 @@ fn layout<S: StateMachine>() -> (Vec<Node>, f64, f64) {
         column_width[c] = column_width[c].max(text_width(state.name()) + 32.0);
         rows[c] += 1;
     }
+    // A gap holds the widest label of the moves that leave its column.
+    let mut gap = vec![COLUMN_GAP; count];
+    for edge in edges::<S>() {
+        let from = S::STATES.iter().position(|s| s.name() == edge.from);
+        if let (Some(from), Some(label)) = (from, label(&edge)) {
+            gap[column[from]] = gap[column[from]].max(text_width(&label) + 60.0);
+        }
+    }
     let mut column_x = vec![MARGIN + 2.0 * START_RADIUS + 30.0; count];
     for c in 1..count {
-        column_x[c] = column_x[c - 1] + column_width[c - 1] + COLUMN_GAP;
+        column_x[c] = column_x[c - 1] + column_width[c - 1] + gap[c - 1];
     }
     let tallest = rows.iter().copied().max().unwrap_or(1) as f64;
     let height = MARGIN * 2.0 + tallest * BOX_HEIGHT + (tallest - 1.0) * ROW_GAP + 60.0;
@@ -284,7 +301,8 @@ pub fn svg<S: StateMachine>() -> String {
             out,
             "<path d=\"{path}\" fill=\"none\" stroke=\"#444\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>"
         );
-        if let Some(action) = edge.action {
+        if let Some(action) = label(edge) {
+            let action = action.as_str();
             let w = text_width(action) + 8.0;
             let _ = writeln!(
                 labels,

@@ -707,6 +707,9 @@ impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
             note.metadata = Some(input.metadata.clone());
         }
         match store.apply(&self.id, change.noted(note.clone())).await {
+            Ok(moved) if !rules.hooks_for(from, action, to) => {
+                Ok(Attempt::Done(Moved::committed(moved, Vec::new())))
+            }
             Ok(moved) => {
                 let committed = Committed {
                     id: self.id.to_string(),

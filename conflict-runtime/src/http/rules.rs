@@ -340,13 +340,15 @@ impl<R: Resource> Default for Inner<R> {
 ///     });
 /// ```
 pub struct Rules<R: Resource> {
-    inner: Arc<Inner<R>>,
+    // `None` until a rule is added: `MoveRequest::apply` makes empty rules
+    // per request, and they cost no allocation.
+    inner: Option<Arc<Inner<R>>>,
 }
 
 impl<R: Resource> Clone for Rules<R> {
     fn clone(&self) -> Self {
         Rules {
-            inner: Arc::clone(&self.inner),
+            inner: self.inner.clone(),
         }
     }
 }
@@ -360,12 +362,12 @@ impl<R: Resource> Default for Rules<R> {
 impl<R: Resource> fmt::Debug for Rules<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rules")
-            .field("guards", &self.inner.guards.len())
-            .field("permissions", &self.inner.permissions)
-            .field("inputs", &self.inner.inputs.len())
+            .field("guards", &self.guards().len())
+            .field("permissions", &self.permissions())
+            .field("inputs", &self.inputs().len())
             .field(
                 "hooks",
-                &self.inner.hooks.iter().map(|h| h.name).collect::<Vec<_>>(),
+                &self.hooks().iter().map(|h| h.name).collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -378,14 +380,30 @@ impl<R: Resource> Rules<R> {
     /// No rules beyond the table and the derive's guards.
     #[must_use]
     pub fn new() -> Self {
-        Rules {
-            inner: Arc::new(Inner::default()),
-        }
+        Rules { inner: None }
     }
 
     fn edit(mut self, change: impl FnOnce(&mut Inner<R>)) -> Self {
-        change(Arc::make_mut(&mut self.inner));
+        change(Arc::make_mut(self.inner.get_or_insert_default()));
         self
+    }
+
+    fn guards(&self) -> &[(Scope<StateOf<R>>, GuardFn<R>)] {
+        self.inner.as_deref().map_or(&[], |inner| &inner.guards)
+    }
+
+    fn permissions(&self) -> &[(ActionOf<R>, Cow<'static, str>)] {
+        self.inner
+            .as_deref()
+            .map_or(&[], |inner| &inner.permissions)
+    }
+
+    fn inputs(&self) -> &[(ActionOf<R>, InputFn<R>)] {
+        self.inner.as_deref().map_or(&[], |inner| &inner.inputs)
+    }
+
+    fn hooks(&self) -> &[Hook<R>] {
+        self.inner.as_deref().map_or(&[], |inner| &inner.hooks)
     }
 
     /// Guards `action` with a function of the resource. It returns
@@ -501,8 +519,7 @@ impl<R: Resource> Rules<R> {
 
     /// Whether `caller` may request `action`.
     pub fn permits(&self, caller: &dyn Caller, action: ActionOf<R>) -> bool {
-        self.inner
-            .permissions
+        self.permissions()
             .iter()
             .filter(|(scoped, _)| *scoped == action)
             .all(|(_, permission)| caller.has_permission(permission))
@@ -522,7 +539,7 @@ impl<R: Resource> Rules<R> {
         if let Some(action) = action {
             guard::check_declared(from, action, resource, &mut verdict);
         }
-        for (scope, guard) in &self.inner.guards {
+        for (scope, guard) in self.guards() {
             if !scope.covers(from, action, to) {
                 continue;
             }
@@ -547,8 +564,7 @@ impl<R: Resource> Rules<R> {
                 .iter()
                 .any(|g| g.from() == from && g.action() == action)
         }) || self
-            .inner
-            .guards
+            .guards()
             .iter()
             .any(|(scope, _)| scope.covers(from, action, to))
     }
@@ -557,13 +573,12 @@ impl<R: Resource> Rules<R> {
     /// without one, the table's lists are the answer and cost nothing more.
     pub(crate) fn narrows(&self) -> bool {
         !<StateOf<R> as StateMachine>::GUARDS.is_empty()
-            || !self.inner.guards.is_empty()
-            || !self.inner.permissions.is_empty()
+            || !self.guards().is_empty()
+            || !self.permissions().is_empty()
     }
 
     pub(crate) fn input_of(&self, action: ActionOf<R>) -> Option<&InputFn<R>> {
-        self.inner
-            .inputs
+        self.inputs()
             .iter()
             .find(|(scoped, _)| *scoped == action)
             .map(|(_, parse)| parse)
@@ -604,11 +619,23 @@ impl<R: Resource> Rules<R> {
         options
     }
 
+    /// Whether any hook runs after this move.
+    pub(crate) fn hooks_for(
+        &self,
+        from: StateOf<R>,
+        action: Option<ActionOf<R>>,
+        to: StateOf<R>,
+    ) -> bool {
+        self.hooks()
+            .iter()
+            .any(|hook| hook.scope.covers(from, action, to))
+    }
+
     /// Runs the hooks of a committed move, each as its own task, and names
     /// the ones that failed or panicked.
     pub(crate) async fn run_hooks(&self, committed: &Committed<R>) -> Vec<&'static str> {
         let mut failed = Vec::new();
-        for hook in &self.inner.hooks {
+        for hook in self.hooks() {
             if !hook
                 .scope
                 .covers(committed.from, committed.action, committed.to)

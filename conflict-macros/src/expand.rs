@@ -27,15 +27,15 @@ pub(crate) fn derive(input: &syn::DeriveInput) -> TokenStream {
 }
 
 /// The declaration resolved to indices into `states` and `actions`.
-struct Graph {
+pub(crate) struct Graph {
     /// Per state: distinct targets in declaration order.
-    next: Vec<Vec<usize>>,
+    pub(crate) next: Vec<Vec<usize>>,
     /// Per state: its actions in declaration order.
-    actions: Vec<Vec<usize>>,
+    pub(crate) actions: Vec<Vec<usize>>,
     /// Per state, per action: where the action leads from that state.
-    targets: Vec<Vec<Option<usize>>>,
+    pub(crate) targets: Vec<Vec<Option<usize>>>,
     /// Per action: the one state it leads to from everywhere, if all agree.
-    action_target: Vec<Option<usize>>,
+    pub(crate) action_target: Vec<Option<usize>>,
 }
 
 /// A guard's path as written, without the spaces of token printing.
@@ -54,7 +54,7 @@ pub(crate) fn guard_text(guard: &syn::Path) -> String {
 }
 
 impl Graph {
-    fn new(machine: &Machine<'_>, actions: &[ast::Action]) -> Self {
+    pub(crate) fn new(machine: &Machine<'_>, actions: &[ast::Action]) -> Self {
         let action_index = |action: &syn::Ident| {
             actions
                 .iter()

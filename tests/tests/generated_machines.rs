@@ -3,6 +3,8 @@
 //! steps (`conflict-macros-internals`) and checked against a reference model
 //! of what was declared.
 
+use std::fmt::Write as _;
+
 use conflict_macros_internals::{Derived, derive, table};
 use proptest::prelude::*;
 
@@ -85,10 +87,11 @@ impl Spec {
             if named.is_empty() && bare.is_empty() {
                 parts.push("terminal".to_owned());
             }
-            variants.push_str(&format!(
-                "    #[state({})]\n    S{state},\n",
+            let _ = writeln!(
+                variants,
+                "    #[state({})]\n    S{state},",
                 parts.join(", ")
-            ));
+            );
         }
         format!("#[derive(StateMachine)]\nenum Machine {{\n{variants}}}\n")
     }

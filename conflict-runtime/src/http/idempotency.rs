@@ -326,7 +326,7 @@ where
     }
     let (parts, body) = request.into_parts();
     let instance = parts.uri.path().to_owned();
-    let key = match parse_key(&parts.headers) {
+    let key = match idempotency_key(&parts.headers) {
         Ok(key) => ScopedKey {
             scope: scope.and_then(|scope| scope(&parts)).unwrap_or_default(),
             key,
@@ -417,9 +417,13 @@ fn replay(stored: StoredResponse) -> Response {
 /// Longest key accepted; the draft's examples are UUIDs.
 const MAX_KEY_LEN: usize = 255;
 
-/// The key: an RFC 8941 string (`"…"`), or for convenience a bare run of
-/// visible ASCII.
-fn parse_key(headers: &HeaderMap) -> Result<String, String> {
+/// Reads the `Idempotency-Key`: an RFC 8941 string (`"…"`), or for
+/// convenience a bare run of visible ASCII, of 1 to 255 characters.
+///
+/// # Errors
+/// Why the header is malformed (absent, repeated, or breaking the
+/// grammar), for the `detail` of a 400 problem.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<String, String> {
     let mut values = headers.get_all(&IDEMPOTENCY_KEY).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
         return Err("send exactly one Idempotency-Key header".to_owned());
@@ -496,7 +500,7 @@ mod tests {
     use axum::http::{HeaderMap, HeaderValue};
 
     use super::{
-        Begin, Fingerprint, IDEMPOTENCY_KEY, MemoryKeys, ScopedKey, StoredResponse, parse_key,
+        Begin, Fingerprint, IDEMPOTENCY_KEY, MemoryKeys, ScopedKey, StoredResponse, idempotency_key,
     };
 
     fn key(text: &str) -> Result<String, String> {
@@ -505,7 +509,7 @@ mod tests {
             IDEMPOTENCY_KEY,
             HeaderValue::from_bytes(text.as_bytes()).unwrap(),
         );
-        parse_key(&headers)
+        idempotency_key(&headers)
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use self::extract::{
 };
 pub use self::idempotency::{
     Begin, Fingerprint, IDEMPOTENCY_KEY, IDEMPOTENCY_REPLAYED, Idempotency, IdempotencyService,
-    IdempotencyStore, MemoryKeys, ScopedKey, StoredResponse,
+    IdempotencyStore, MemoryKeys, ScopedKey, StoredResponse, idempotency_key,
 };
 pub use self::machine::machine;
 #[cfg(feature = "postgres")]

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 
 quick=false
 [ "${1:-}" = "--quick" ] && quick=true
-out=target/bench
+# Binaries live where cargo puts them, CARGO_TARGET_DIR included.
+target="${CARGO_TARGET_DIR:-target}"
+out="$target/bench"
 mkdir -p "$out"
 results="$out/results.txt"
 : > "$results"
@@ -28,12 +30,12 @@ fi
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "1-2. move decisions and responses (criterion)"
-rm -rf target/criterion/decide target/criterion/check target/criterion/respond
+rm -rf "$target/criterion/decide" "$target/criterion/check" "$target/criterion/respond"
 cargo bench -q -p conflict-benches --bench decide --bench respond -- "${criterion_args[@]}" >&2
-python3 - "$results" <<'PY'
+python3 - "$results" "$target" <<'PY'
 import json, pathlib, sys
 with open(sys.argv[1], "a") as out:
-    for estimates in sorted(pathlib.Path("target/criterion").glob("*/*/new/estimates.json")):
+    for estimates in sorted(pathlib.Path(sys.argv[2], "criterion").glob("*/*/new/estimates.json")):
         group, name = estimates.parts[-4], estimates.parts[-3]
         if group not in ("decide", "check", "respond"):
             continue
@@ -55,7 +57,7 @@ port=39871
 for round in $(seq "$http_rounds"); do
     for mode in conflict hand; do
         # server on core 0, load generator on core 1: they do not steal each other's time
-        taskset -c 0 target/release/move-server "$mode" "$port" & server=$!
+        taskset -c 0 "$target/release/move-server" "$mode" "$port" & server=$!
         for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
         line=$(taskset -c 1 wrk -t1 -c16 -d"${http_seconds}s" -s benches/doors.lua "http://127.0.0.1:$port" | grep '^RESULT')
         kill "$server"; wait "$server" 2>/dev/null || true
@@ -98,7 +100,7 @@ step "5. Postgres: one statement against SELECT FOR UPDATE + UPDATE"
 if [ -n "${DATABASE_URL:-}" ]; then
     cargo build -q --release -p conflict-benches --bin pg-moves
     if $quick; then pg_args=(1 1 8); else pg_args=(10 1 8 32); fi
-    target/release/pg-moves "${pg_args[@]}" >> "$results"
+    "$target/release/pg-moves" "${pg_args[@]}" >> "$results"
 else
     echo "DATABASE_URL is not set: part 5 skipped" >&2
 fi

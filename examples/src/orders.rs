@@ -15,7 +15,7 @@ use conflict_runtime::guard::Blocker;
 use conflict_runtime::http::openapi::{self, IdempotencyProblems, Problems, problem_responses};
 use conflict_runtime::http::{
     self, ActionInput, Caller, Conditional, Created, Explain, History, Idempotency,
-    IdempotencyStore, Invalid, JsonBody, MemoryKeys, MoveRequest, Moved, Problem, ProblemKind,
+    IdempotencyStore, Invalid, JsonObject, MemoryKeys, MoveRequest, Moved, Problem, ProblemKind,
     ResourceId, Rules, Transitions,
 };
 use conflict_runtime::store::{Create, Inserted, MemoryStore, Resource, Store};
@@ -24,7 +24,7 @@ use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
 };
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Type};
 use utoipa::openapi::{
     Components, ComponentsBuilder, Content, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder,
     Paths, PathsBuilder, Ref, Required, ResponseBuilder, ResponsesBuilder,
@@ -92,9 +92,10 @@ pub fn credit_limit(order: &Order) -> Result<(), Blocker> {
     Ok(())
 }
 
-/// The input of `ship`: `{"tracking_number": "1Z999AA10123456784"}`.
+/// The input of `ship`: `{"tracking_number": "1Z999AA10123456784"}`. Other
+/// members are ignored, as in every body of the service: one route serves
+/// every action, so its schema lists the members of all of them.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct Shipment {
     /// The carrier's number: 1 to 64 letters, digits or dashes.
     pub tracking_number: String,
@@ -128,7 +129,6 @@ impl ActionInput<Order> for Shipment {
 
 /// The input of `cancel`: an optional `{"reason": "..."}`, kept in the history.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct Cancellation {
     /// Why, in the customer's words.
     #[serde(default)]
@@ -227,11 +227,58 @@ impl Resource for Order {
     }
 }
 
+/// What is blank in an item's name: Unicode's `White_Space`, ECMAScript's
+/// `\s` and Python's `isspace` together, so that the schema's pattern
+/// (`ITEM_PATTERN`) and the server's check agree whatever validates it.
+const BLANK: &[char] = &[
+    '\t', '\n', '\u{b}', '\u{c}', '\r', '\u{1c}', '\u{1d}', '\u{1e}', '\u{1f}', ' ', '\u{85}',
+    '\u{a0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}', '\u{2004}', '\u{2005}',
+    '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200a}', '\u{2028}', '\u{2029}', '\u{202f}',
+    '\u{205f}', '\u{3000}', '\u{feff}',
+];
+
+/// An item name holds a character that is not [`BLANK`].
+fn item_pattern() -> String {
+    let blank: String = BLANK
+        .iter()
+        .map(|c| format!("\\u{:04x}", u32::from(*c)))
+        .collect();
+    format!("[^{blank}]")
+}
+
 /// The body of `POST /orders`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct NewOrder {
     item: String,
+    #[serde(deserialize_with = "whole_number")]
     quantity: u32,
+}
+
+/// A `u32` written as any JSON number with no fraction: JSON has one number
+/// type, and JSON Schema's `integer` admits `5.0`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    use serde::de::Error as _;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f))
+            .map(|f| {
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "a whole number in the range of u32, checked above"
+                )]
+                let whole = f as u64;
+                whole
+            })
+    });
+    whole.and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
+        D::Error::custom(format!(
+            "expected a whole number from 0 to {}, not {number}",
+            u32::MAX
+        ))
+    })
 }
 
 /// The orders the service keeps in memory.
@@ -308,7 +355,7 @@ impl NewOrder {
                 .with_instance(instance)
                 .with("field", field)
         };
-        let item = self.item.trim();
+        let item = self.item.trim_matches(BLANK);
         if item.is_empty() {
             return Err(invalid("item", "`item` must name what is ordered"));
         }
@@ -328,7 +375,7 @@ impl NewOrder {
 /// `POST /orders`: a new order under the next free id.
 async fn create<St: Create<Order>>(
     State(app): State<App<St>>,
-    JsonBody(new): JsonBody<NewOrder>,
+    JsonObject(new): JsonObject<NewOrder>,
 ) -> Result<Response, Problem> {
     // Validate before taking an id, so a refused body does not use one up.
     let order = new.into_order(0, "/orders")?;
@@ -348,7 +395,7 @@ async fn create_at<St: Store<Order, Id = u64>>(
     State(app): State<App<St>>,
     id: ResourceId<u64, OrderStatus>,
     conditional: Conditional,
-    JsonBody(new): JsonBody<NewOrder>,
+    JsonObject(new): JsonObject<NewOrder>,
 ) -> Result<Created<u64, Order>, Problem> {
     let order = new.into_order(*id, &format!("/orders/{}", *id))?;
     id.create(&app.orders, order, &conditional).await
@@ -418,7 +465,7 @@ pub fn openapi() -> OpenApi {
 
 type MoveProblems = (MoveRequest<OrderStatus, u64>, IdempotencyProblems);
 type IdProblems = ResourceId<u64, OrderStatus>;
-type BodyProblems = JsonBody<NewOrder>;
+type BodyProblems = JsonObject<NewOrder>;
 
 fn json(schema: &str) -> Content {
     ContentBuilder::new()
@@ -460,7 +507,8 @@ fn id_parameter() -> Parameter {
         .schema(Some(
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
-                .minimum(Some(0)),
+                .minimum(Some(0))
+                .maximum(Some(u64::MAX)),
         ))
         .build()
 }
@@ -543,20 +591,36 @@ fn history_item() -> PathItem {
     )
 }
 
+/// `POST /orders/{id}/{action}`, one operation per action: each has its
+/// own input.
+fn action_paths(mut paths: PathsBuilder) -> PathsBuilder {
+    for &action in <OrderStatusAction as conflict_runtime::Action>::ALL {
+        let moved = success("200", "The moved order, with its new `ETag`", Some("Order"));
+        let mut operation = operation::<MoveProblems>(&format!("Apply `{action}`"), vec![moved])
+            .parameter(id_parameter());
+        let input = match action {
+            OrderStatusAction::Ship => Some(("Shipment", Required::True)),
+            OrderStatusAction::Cancel => Some(("Cancellation", Required::False)),
+            _ => None,
+        };
+        if let Some((schema, required)) = input {
+            operation = operation.request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(required))
+                    .content("application/json", json(schema))
+                    .build(),
+            ));
+        }
+        paths = paths.path(
+            format!("/orders/{{id}}/{action}"),
+            PathItem::new(HttpMethod::Post, operation),
+        );
+    }
+    paths
+}
+
 fn paths() -> Paths {
     let order = Some("Order");
-    let moved = || {
-        vec![success(
-            "200",
-            "The moved order, with its new `ETag`",
-            order,
-        )]
-    };
-    let action = ParameterBuilder::new()
-        .name("action")
-        .parameter_in(ParameterIn::Path)
-        .required(Required::True)
-        .schema(Some(Ref::from_schema_name("OrderAction")));
     let explain = ParameterBuilder::new()
         .name("explain")
         .parameter_in(ParameterIn::Query)
@@ -565,14 +629,7 @@ fn paths() -> Paths {
             "List every move the caller may request, with its blockers",
         ))
         .schema(Some(ObjectBuilder::new().schema_type(Type::Boolean)));
-    let action_input = RequestBodyBuilder::new()
-        .required(Some(Required::False))
-        .description(Some(
-            "`ship` takes `{\"tracking_number\"}`, `cancel` an optional `{\"reason\"}`; other actions take no body",
-        ))
-        .content("application/json", json("ActionInput"))
-        .build();
-    PathsBuilder::new()
+    action_paths(PathsBuilder::new())
         .path(
             "/orders",
             PathItem::new(
@@ -589,16 +646,7 @@ fn paths() -> Paths {
             ),
         )
         .path("/orders/{id}", order_item())
-        .path(
-            "/orders/{id}/{action}",
-            PathItem::new(
-                HttpMethod::Post,
-                operation::<MoveProblems>("Apply an action", moved())
-                    .parameter(id_parameter())
-                    .parameter(action)
-                    .request_body(Some(action_input)),
-            ),
-        )
+
         .path(
             "/orders/{id}/transitions",
             PathItem::new(
@@ -642,12 +690,19 @@ fn schemas() -> Components {
         ObjectBuilder::new()
             .schema_type(Type::Integer)
             .minimum(Some(minimum))
+            .maximum(Some(u32::MAX))
     };
     openapi::components::<OrderStatus>(ComponentsBuilder::new())
         .schema(
             "Order",
             ObjectBuilder::new()
-                .property("id", count(0))
+                .property(
+                    "id",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0))
+                        .maximum(Some(u64::MAX)),
+                )
                 .property("status", Ref::from_schema_name("OrderState"))
                 .property("item", string())
                 .property("quantity", count(1))
@@ -660,28 +715,19 @@ fn schemas() -> Components {
         .schema(
             "NewOrder",
             ObjectBuilder::new()
-                .property("item", string().min_length(Some(1)))
+                .property(
+                    "item",
+                    string().min_length(Some(1)).pattern(Some(item_pattern())),
+                )
                 .property("quantity", count(1))
                 .required("item")
                 .required("quantity"),
         )
+        .schema("TargetState", target_state())
+        .schema("Shipment", shipment())
         .schema(
-            "TargetState",
-            ObjectBuilder::new()
-                .property("status", Ref::from_schema_name("OrderState"))
-                .required("status"),
-        )
-        .schema(
-            "ActionInput",
-            ObjectBuilder::new()
-                .property(
-                    "tracking_number",
-                    string()
-                        .min_length(Some(1))
-                        .max_length(Some(64))
-                        .pattern(Some("^[A-Za-z0-9-]+$")),
-                )
-                .property("reason", string().max_length(Some(REASON_LIMIT))),
+            "Cancellation",
+            ObjectBuilder::new().property("reason", reason()),
         )
         .schema("Transitions", openapi::transitions_schema::<OrderStatus>())
         .schema(
@@ -689,6 +735,67 @@ fn schemas() -> Components {
             ObjectBuilder::new().description(Some("States, actions and moves")),
         )
         .build()
+}
+
+fn tracking_number() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .pattern(Some("^[A-Za-z0-9-]+$"))
+}
+
+/// `cancel`'s reason: a string, or `null` for none.
+fn reason() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+        .max_length(Some(REASON_LIMIT))
+}
+
+fn shipment() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .property("tracking_number", tracking_number())
+        .required("tracking_number")
+}
+
+/// `{"status": ...}`, with the input of the action that leads there:
+/// `shipped` needs a `tracking_number`, `cancelled` takes a `reason`.
+fn target_state() -> utoipa::openapi::schema::Schema {
+    let status = |names: Vec<&'static str>| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(names))
+    };
+    let (shipped, cancelled) = (OrderStatus::Shipped.name(), OrderStatus::Cancelled.name());
+    let others: Vec<&str> = OrderStatus::NAMES
+        .iter()
+        .copied()
+        .filter(|name| ![shipped, cancelled].contains(name))
+        .collect();
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .property("status", status(others))
+                .required("status"),
+        )
+        .item(
+            ObjectBuilder::new()
+                .property("status", status(vec![cancelled]))
+                .property("reason", reason())
+                .required("status"),
+        )
+        .item(
+            ObjectBuilder::new()
+                .property("status", status(vec![shipped]))
+                .property("tracking_number", tracking_number())
+                .required("status")
+                .required("tracking_number"),
+        )
+        .build()
+        .into()
 }
 
 /// `PUT` answers 409 for a different order under a taken id.

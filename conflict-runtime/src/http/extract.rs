@@ -19,7 +19,7 @@ use super::response::{
     transition_problem, with_options,
 };
 use super::rules::{
-    Anonymous, Caller, Committed, InputError, InputFn, ParsedInput, Rules, body_json,
+    Anonymous, Caller, Committed, InputError, InputFn, ParsedInput, Rules, body_json, from_object,
 };
 use crate::machine::{Action, NameKind, StateMachine, UnknownName};
 use crate::store::{Change, Expected, Move, Note, Resource, Store, StoreError, Versioned};
@@ -330,8 +330,8 @@ where
 }
 
 /// The `explain` query parameter (`?explain=true`): whether to list every
-/// move with its blockers. `true`/`1`/bare, `false`/`0`; anything else is a
-/// 400 problem.
+/// move with its blockers. `true` or `1`, `false` or `0`; anything else
+/// (an empty value too) is a 400 problem.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Explain(pub bool);
 
@@ -342,12 +342,12 @@ impl<St: Send + Sync> FromRequestParts<St> for Explain {
         let query = parts.uri.query().unwrap_or_default();
         let mut explain = false;
         for pair in query.split('&') {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, "true"));
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             if name != "explain" {
                 continue;
             }
             explain = match value {
-                "true" | "1" | "" => true,
+                "true" | "1" => true,
                 "false" | "0" => false,
                 other => {
                     return Err(Problem::new(
@@ -362,6 +362,35 @@ impl<St: Send + Sync> FromRequestParts<St> for Explain {
             };
         }
         Ok(Explain(explain))
+    }
+}
+
+/// A JSON object read into `T`: like [`JsonBody`], but a body that is not
+/// an object is a 422 (serde reads a struct from an array too), and a member
+/// that does not fit is a 422 naming it in `field`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JsonObject<T>(pub T);
+
+impl<T, St> FromRequest<St> for JsonObject<T>
+where
+    T: DeserializeOwned,
+    St: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &St) -> Result<Self, Problem> {
+        let instance = request.uri().path().to_owned();
+        let JsonBody(value) = JsonBody::<serde_json::Value>::from_request(request, state).await?;
+        from_object(&value).map(JsonObject).map_err(|invalid| {
+            let detail = if invalid.field().is_empty() {
+                invalid.message().to_owned()
+            } else {
+                format!("`{}`: {}", invalid.field(), invalid.message())
+            };
+            Problem::new(ProblemKind::InvalidInput, detail)
+                .with_instance(instance)
+                .with("field", invalid.field().to_owned())
+        })
     }
 }
 
@@ -577,10 +606,19 @@ impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
                 instance,
             )?),
         };
-        // An action's input is checked before the move is; a move by target
-        // takes the input of the action that leads there, once it is known.
-        let action_input = match self.action.and_then(|action| rules.input_of(action)) {
-            Some(parse) => Some(self.input(parse)?),
+        // An action's input is checked before the move is, even a move that
+        // turns out a no-op. A move by target is checked against the input
+        // of the action that always leads there, if there is one; the action
+        // that leads there from the current state is known later.
+        let checked_action = match requested {
+            Move::Action(action) => Some(action),
+            Move::To(target) => S::Action::ALL
+                .iter()
+                .copied()
+                .find(|&a| a.target() == Some(target) && rules.input_of(a).is_some()),
+        };
+        let action_input = match checked_action.and_then(|a| Some((a, rules.input_of(a)?))) {
+            Some((action, parse)) => Some((action, self.input(parse)?)),
             None => None,
         };
         for _ in 0..MOVE_ATTEMPTS {
@@ -630,7 +668,7 @@ impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
         caller: &dyn Caller,
         current: Versioned<Id, R>,
         requested: Move<S>,
-        action_input: Option<&ParsedInput<R>>,
+        action_input: Option<&(S::Action, ParsedInput<R>)>,
     ) -> Result<Attempt<Id, R>, Problem>
     where
         R: Resource<State = S>,
@@ -665,12 +703,12 @@ impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
         };
         let parsed;
         let input = match (action_input, action.and_then(|a| rules.input_of(a))) {
-            (Some(input), _) => Some(input),
-            (None, Some(parse)) => {
+            (Some((checked, input)), _) if Some(*checked) == action => Some(input),
+            (_, Some(parse)) => {
                 parsed = self.input(parse)?;
                 Some(&parsed)
             }
-            (None, None) => None,
+            (_, None) => None,
         };
         let guarded = rules.is_guarded(from, action, to);
         if guarded {

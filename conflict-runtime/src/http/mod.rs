@@ -16,8 +16,8 @@ mod rules;
 
 pub use self::etag::{MalformedHeader, etag, if_match, if_none_match};
 pub use self::extract::{
-    ActionPath, Conditional, Explain, JsonBody, MoveRequest, ResourceId, StateField, StatusField,
-    TargetState,
+    ActionPath, Conditional, Explain, JsonBody, JsonObject, MoveRequest, ResourceId, StateField,
+    StatusField, TargetState,
 };
 pub use self::idempotency::{
     Begin, Fingerprint, IDEMPOTENCY_KEY, IDEMPOTENCY_REPLAYED, Idempotency, IdempotencyService,

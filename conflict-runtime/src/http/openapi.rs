@@ -9,7 +9,7 @@ use utoipa::openapi::{
 };
 
 use super::extract::{
-    ActionPath, Conditional, Explain, JsonBody, MoveRequest, ResourceId, TargetState,
+    ActionPath, Conditional, Explain, JsonBody, JsonObject, MoveRequest, ResourceId, TargetState,
 };
 use super::problem::{PROBLEM_JSON, ProblemKind};
 use crate::machine::{Action, StateMachine};
@@ -48,6 +48,12 @@ impl<T> Problems for JsonBody<T> {
             ProblemKind::PayloadTooLarge,
             ProblemKind::InvalidInput,
         ]);
+    }
+}
+
+impl<T> Problems for JsonObject<T> {
+    fn problems(kinds: &mut Vec<ProblemKind>) {
+        JsonBody::<T>::problems(kinds);
     }
 }
 
@@ -309,7 +315,7 @@ pub fn history_entry_schema<S: StateMachine>() -> Schema {
         .property("reason", nullable(Type::String))
         .property(
             "metadata",
-            ObjectBuilder::new().description(Some("The action's input, or null")),
+            nullable(Type::Object).description(Some("The action's input, or null")),
         )
         .required("version")
         .required("from")

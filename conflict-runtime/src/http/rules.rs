@@ -192,11 +192,7 @@ pub trait ActionInput<R>: DeserializeOwned + Serialize + Send + Sync + 'static {
 }
 
 fn parse_input<R, T: ActionInput<R>>(body: &Value) -> Result<ParsedInput<R>, InputError> {
-    let input: T = serde_path_to_error::deserialize(body).map_err(|error| {
-        let path = error.path().to_string();
-        let message = error.into_inner().to_string();
-        InputError::Invalid(Invalid::new(field_of(&path, &message), message))
-    })?;
+    let input: T = from_object(body).map_err(InputError::Invalid)?;
     input.validate().map_err(InputError::Invalid)?;
     let metadata = serde_json::to_value(&input)
         .map_err(|error| InputError::Invalid(Invalid::new(String::new(), error.to_string())))?;
@@ -204,6 +200,20 @@ fn parse_input<R, T: ActionInput<R>>(body: &Value) -> Result<ParsedInput<R>, Inp
         reason: input.reason(),
         metadata,
         edit: Box::new(move |resource| input.edit(resource)),
+    })
+}
+
+/// `T` from a JSON object, naming the field that does not fit. Anything but
+/// an object is refused: serde would read a struct from an array too, which
+/// no schema of an object admits.
+pub(crate) fn from_object<T: DeserializeOwned>(body: &Value) -> Result<T, Invalid> {
+    if !body.is_object() {
+        return Err(Invalid::new(String::new(), "expected a JSON object"));
+    }
+    serde_path_to_error::deserialize(body).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        Invalid::new(field_of(&path, &message), message)
     })
 }
 

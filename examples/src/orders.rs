@@ -5,6 +5,8 @@
 //! refunding needs the permission `orders:refund`, cancelling takes an
 //! optional `reason`, and every committed move is in `/orders/{id}/history`.
 
+use std::fmt::Write as _;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -239,11 +241,12 @@ const BLANK: &[char] = &[
 
 /// An item name holds a character that is not [`BLANK`].
 fn item_pattern() -> String {
-    let blank: String = BLANK
-        .iter()
-        .map(|c| format!("\\u{:04x}", u32::from(*c)))
-        .collect();
-    format!("[^{blank}]")
+    let mut pattern = String::from("[^");
+    for blank in BLANK {
+        let _ = write!(pattern, "\\u{:04x}", u32::from(*blank));
+    }
+    pattern.push(']');
+    pattern
 }
 
 /// The body of `POST /orders`.

@@ -1,6 +1,7 @@
 //! What each fuzz target does with its input, and what it asserts. The
 //! workspace's `fuzz_regressions` test runs the same functions over every
 //! kept input (`fuzz/regressions/<target>/`), on stable Rust.
+#![forbid(unsafe_code)]
 
 use std::sync::OnceLock;
 

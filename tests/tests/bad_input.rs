@@ -69,6 +69,14 @@ fn matrix() -> Vec<(&'static str, Vec<u8>, u16)> {
     let many_tags = format!("if-match: {tags}");
     let long_action = format!("/orders/1/{}", "a".repeat(10_000));
     let key = format!("idempotency-key: \"{}\"", "k".repeat(300));
+    let permissions = format!(
+        "x-permissions: {}",
+        (0..2000)
+            .map(|i| format!("orders:p{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let long_tracking = format!("{{\"tracking_number\": \"{}\"}}", "1".repeat(50_000));
     let patch =
         |body: &str, headers: &[&str]| request("PATCH", b"/orders/1", headers, body.as_bytes());
     let create =
@@ -293,6 +301,52 @@ fn matrix() -> Vec<(&'static str, Vec<u8>, u16)> {
                 b"",
             ),
             400,
+        ),
+        // The rules of moves: permissions, inputs, history, explain.
+        (
+            "a refund without the permission, in a flood of permissions",
+            request("POST", b"/orders/1/refund", &[&permissions], b""),
+            403,
+        ),
+        (
+            "an action's input as an array",
+            request(
+                "POST",
+                b"/orders/1/cancel",
+                &[JSON],
+                b"[\"changed my mind\"]",
+            ),
+            422,
+        ),
+        (
+            "an action's input that is not JSON",
+            request("POST", b"/orders/1/cancel", &[JSON], b"{reason: x}"),
+            400,
+        ),
+        (
+            "an action's input of another media type",
+            request(
+                "POST",
+                b"/orders/1/cancel",
+                &["content-type: text/plain"],
+                b"x",
+            ),
+            415,
+        ),
+        (
+            "a 50 000-character tracking number",
+            request("POST", b"/orders/1/ship", &[JSON], long_tracking.as_bytes()),
+            422,
+        ),
+        (
+            "explain that is neither true nor false",
+            request("GET", b"/orders/1/transitions?explain=%00", &[], b""),
+            400,
+        ),
+        (
+            "the history of an id that overflows",
+            request("GET", b"/orders/99999999999999999999999/history", &[], b""),
+            404,
         ),
         ("unknown method", request("BREW", b"/orders", &[], b""), 405),
         (

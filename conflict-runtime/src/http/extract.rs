@@ -19,7 +19,8 @@ use super::response::{
     transition_problem, with_options,
 };
 use super::rules::{
-    Anonymous, Caller, Committed, InputError, InputFn, ParsedInput, Rules, body_json, from_object,
+    Anonymous, Caller, Committed, InputError, InputFn, Invalid, ParsedInput, Rules, body_json,
+    from_object,
 };
 use crate::machine::{Action, NameKind, StateMachine, UnknownName};
 use crate::store::{Change, Expected, Move, Note, Resource, Store, StoreError, Versioned};
@@ -381,17 +382,22 @@ where
     async fn from_request(request: Request, state: &St) -> Result<Self, Problem> {
         let instance = request.uri().path().to_owned();
         let JsonBody(value) = JsonBody::<serde_json::Value>::from_request(request, state).await?;
-        from_object(&value).map(JsonObject).map_err(|invalid| {
-            let detail = if invalid.field().is_empty() {
-                invalid.message().to_owned()
-            } else {
-                format!("`{}`: {}", invalid.field(), invalid.message())
-            };
-            Problem::new(ProblemKind::InvalidInput, detail)
-                .with_instance(instance)
-                .with("field", invalid.field().to_owned())
-        })
+        from_object(&value)
+            .map(JsonObject)
+            .map_err(|invalid| invalid_input(&invalid, &instance))
     }
+}
+
+/// The 422 of a body that does not fit: `field` names the member.
+fn invalid_input(invalid: &Invalid, instance: &str) -> Problem {
+    let detail = if invalid.field().is_empty() {
+        invalid.message().to_owned()
+    } else {
+        format!("`{}`: {}", invalid.field(), invalid.message())
+    };
+    Problem::new(ProblemKind::InvalidInput, detail)
+        .with_instance(instance)
+        .with("field", invalid.field().to_owned())
 }
 
 /// `If-None-Match` of a `GET`: answers 304 when the client's copy is current.
@@ -786,16 +792,7 @@ impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
                     format!("the body is not JSON: {detail}"),
                 )
                 .with_instance(instance),
-                InputError::Invalid(invalid) => {
-                    let detail = if invalid.field().is_empty() {
-                        invalid.message().to_owned()
-                    } else {
-                        format!("`{}`: {}", invalid.field(), invalid.message())
-                    };
-                    Problem::new(ProblemKind::InvalidInput, detail)
-                        .with_instance(instance)
-                        .with("field", invalid.field().to_owned())
-                }
+                InputError::Invalid(invalid) => invalid_input(&invalid, instance),
             })
     }
 }

@@ -7,6 +7,7 @@ use syn::{DeriveInput, parse_macro_input};
 
 mod ast;
 mod attr;
+mod bounded;
 mod case;
 mod diagram;
 mod errors;
@@ -118,6 +119,7 @@ mod valid;
 /// - `StateMachine::GUARDS`: the guards declared with `if`.
 #[proc_macro_derive(StateMachine, attributes(state_machine, state))]
 pub fn derive_state_machine(input: TokenStream) -> TokenStream {
+    let input = bounded::bounded(input.into()).into();
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive(&input).into()
 }

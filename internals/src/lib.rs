@@ -18,6 +18,9 @@ mod ast;
 #[path = "../../conflict-macros/src/attr.rs"]
 mod attr;
 #[allow(dead_code, unreachable_pub, clippy::all, clippy::pedantic)]
+#[path = "../../conflict-macros/src/bounded.rs"]
+mod bounded;
+#[allow(dead_code, unreachable_pub, clippy::all, clippy::pedantic)]
 #[path = "../../conflict-macros/src/case.rs"]
 mod case;
 #[allow(dead_code, unreachable_pub, clippy::all, clippy::pedantic)]
@@ -60,7 +63,7 @@ pub fn derive(source: &str) -> Derived {
     let Ok(tokens) = TokenStream::from_str(source) else {
         return Derived::NotAnItem;
     };
-    let Ok(input) = syn::parse2::<syn::DeriveInput>(tokens) else {
+    let Ok(input) = syn::parse2::<syn::DeriveInput>(bounded::bounded(tokens)) else {
         return Derived::NotAnItem;
     };
     let output = expand::derive(&input);
@@ -122,7 +125,8 @@ pub struct Table {
 /// invalid.
 pub fn table(source: &str) -> Result<Table, Vec<String>> {
     let tokens = TokenStream::from_str(source).map_err(|e| vec![e.to_string()])?;
-    let input = syn::parse2::<syn::DeriveInput>(tokens).map_err(|e| vec![e.to_string()])?;
+    let input = syn::parse2::<syn::DeriveInput>(bounded::bounded(tokens))
+        .map_err(|e| vec![e.to_string()])?;
     let mut errors = errors::Errors::default();
     let machine = ast::Machine::from_syn(&input, &mut errors).map_err(|e| messages(&e))?;
     machine.validate(&mut errors);

@@ -147,6 +147,9 @@ impl ActionInput<Order> for Cancellation {
                 "reason",
                 format!("must be at most {REASON_LIMIT} characters long"),
             )),
+            Some(reason) if reason.contains('\0') => {
+                Err(Invalid::new("reason", "must not contain NUL (\\u0000)"))
+            }
             _ => Ok(()),
         }
     }
@@ -239,15 +242,19 @@ const BLANK: &[char] = &[
     '\u{205f}', '\u{3000}', '\u{feff}',
 ];
 
-/// An item name holds a character that is not [`BLANK`].
+/// An item name holds a character that is not [`BLANK`], and no NUL
+/// (which a Postgres store cannot keep).
 fn item_pattern() -> String {
-    let mut pattern = String::from("[^");
+    let mut not_blank = String::from("[^\\u0000");
     for blank in BLANK {
-        let _ = write!(pattern, "\\u{:04x}", u32::from(*blank));
+        let _ = write!(not_blank, "\\u{:04x}", u32::from(*blank));
     }
-    pattern.push(']');
-    pattern
+    not_blank.push(']');
+    format!("^{NO_NUL}{not_blank}{NO_NUL}$")
 }
+
+/// Characters other than NUL, in a pattern.
+const NO_NUL: &str = "[^\\u0000]*";
 
 /// The body of `POST /orders`.
 #[derive(Clone, Debug, Deserialize)]
@@ -361,6 +368,9 @@ impl NewOrder {
         let item = self.item.trim_matches(BLANK);
         if item.is_empty() {
             return Err(invalid("item", "`item` must name what is ordered"));
+        }
+        if item.contains('\0') {
+            return Err(invalid("item", "`item` must not contain NUL (\\u0000)"));
         }
         if self.quantity < 1 {
             return Err(invalid("quantity", "`quantity` must be at least 1"));
@@ -756,6 +766,7 @@ fn reason() -> ObjectBuilder {
             Type::Null,
         ]))
         .max_length(Some(REASON_LIMIT))
+        .pattern(Some(format!("^{NO_NUL}$")))
 }
 
 fn shipment() -> ObjectBuilder {

@@ -364,7 +364,28 @@ async fn a_reason_that_is_too_long_is_422_and_commits_nothing(backend: Backend) 
     );
 }
 
+async fn nul_characters_are_422_on_every_store(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
+    let body = problem(
+        server
+            .client
+            .post(server.url("/orders"))
+            .json(&json!({"item": "bo\u{0}lts", "quantity": 1})),
+        422,
+    )
+    .await;
+    assert_eq!(body["field"], "item");
+    let id = create(&server, 1).await;
+    let body = problem(
+        post(&server, &format!("/orders/{id}/cancel")).json(&json!({"reason": "\u{0}"})),
+        422,
+    )
+    .await;
+    assert_eq!(body["field"], "reason");
+}
+
 on_every_backend!(
+    nul_characters_are_422_on_every_store,
     a_guarded_move_is_409_with_its_blockers_and_cancel_stays_allowed,
     transitions_follow_guards_and_permissions_and_explain_blockers,
     a_move_without_its_permission_is_403_naming_only_the_action,

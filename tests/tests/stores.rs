@@ -212,6 +212,33 @@ async fn history_records_committed_moves_with_their_note_only(store: impl Rooms)
     ));
 }
 
+/// Postgres keeps no NUL in text or `jsonb`: a client error, not a 500, and
+/// nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_refuses_nul_characters_as_unstorable() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let store = PgStore::<Room>::new(backend.pool().await);
+    assert!(matches!(
+        store.insert(7, room("ha\u{0}ll")).await,
+        Err(StoreError::Unstorable(_))
+    ));
+    assert!(matches!(store.get(&7).await, Err(StoreError::NotFound)));
+    let id = *store.create(|_| room("hall")).await.unwrap().id();
+    let note = Note {
+        reason: Some("\u{0}".to_owned()),
+        ..Note::default()
+    };
+    let refused = store
+        .apply(&id, Change::new(Move::Action(DoorAction::Open)).noted(note))
+        .await;
+    assert!(matches!(refused, Err(StoreError::Unstorable(_))));
+    assert_eq!(store.get(&id).await.unwrap().version(), 1);
+    assert_eq!(store.history(&id).await.unwrap(), []);
+    backend.finish().await;
+}
+
 macro_rules! store_tests {
     ($($test:ident),* $(,)?) => {
         mod memory {

@@ -346,6 +346,10 @@ pub(crate) fn store_problem<S: StateMachine>(
         .with("current_state", state.name())
         .with("etag", etag_text(version))
         .with_header(ETAG, etag(version)),
+        StoreError::Unstorable(reason) => Problem::new(
+            ProblemKind::InvalidInput,
+            format!("{resource} cannot be stored: {reason}"),
+        ),
         StoreError::Backend(cause) => {
             tracing::error!(error = %cause, resource = S::RESOURCE, "storage backend failed");
             Problem::internal()

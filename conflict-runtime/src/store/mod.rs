@@ -148,6 +148,10 @@ pub enum StoreError<S: StateMachine> {
         /// The state of the existing resource.
         state: S,
     },
+    /// The backend cannot keep this value (Postgres keeps no NUL character
+    /// in text or `jsonb`); the request, not the server, has to change.
+    #[error("cannot store the value: {0}")]
+    Unstorable(&'static str),
     /// The storage backend failed; the detail is for logs, not clients.
     #[error("storage backend failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -111,6 +111,31 @@ where
     }
 }
 
+const NUL: &str = "Postgres keeps no NUL character (\\u0000) in text";
+
+/// Refuses what `jsonb` cannot hold: a NUL character in any string or key.
+fn storable<S: StateMachine>(value: &serde_json::Value) -> Result<(), StoreError<S>> {
+    // Iterative: the value came from a parser that bounds its depth, but a
+    // resource built in code need not have.
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            serde_json::Value::String(text) if text.contains('\0') => {
+                return Err(StoreError::Unstorable(NUL));
+            }
+            serde_json::Value::Array(items) => pending.extend(items),
+            serde_json::Value::Object(members) => {
+                if members.keys().any(|key| key.contains('\0')) {
+                    return Err(StoreError::Unstorable(NUL));
+                }
+                pending.extend(members.values());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// A column that names no state (or action) of the machine: the schema and
 /// the code disagree.
 #[derive(Debug, thiserror::Error)]
@@ -237,6 +262,7 @@ where
             return Err(StoreError::NotFound);
         };
         let body = serde_json::to_value(&value).map_err(backend)?;
+        storable(&body)?;
         let row = sqlx::query(INSERT)
             .bind(<R::State as StateMachine>::RESOURCE)
             .bind(key)
@@ -298,6 +324,14 @@ where
             .map(|value| serde_json::to_value(&value))
             .transpose()
             .map_err(backend)?;
+        for value in edited.iter().chain(&note.metadata) {
+            storable(value)?;
+        }
+        for text in [&note.actor, &note.reason].into_iter().flatten() {
+            if text.contains('\0') {
+                return Err(StoreError::Unstorable(NUL));
+            }
+        }
         // Every (from, to) pair the move allows, decided from the table in
         // memory; the database only checks that the row is in one of them.
         let (from, to): (Vec<&str>, Vec<&str>) = <R::State as StateMachine>::STATES

@@ -25,11 +25,26 @@ pub(crate) fn bounded(input: TokenStream) -> TokenStream {
     let keyword = tokens.iter().position(
         |t| matches!(t, TokenTree::Ident(i) if i == "enum" || i == "struct" || i == "union"),
     );
-    let (Some(keyword), Some(body)) = (keyword, body_index(&tokens)) else {
-        return tokens.into_iter().collect();
+    let Some(keyword) = keyword else {
+        return cut_rest(tokens, 0);
     };
-    // Generics and a where clause: between the item's name and its body.
+    let is_enum = matches!(&tokens[keyword], TokenTree::Ident(i) if i == "enum");
     let after_name = keyword + 2;
+    let Some(body) = body_index(&tokens, after_name, !is_enum) else {
+        return cut_rest(tokens, after_name);
+    };
+    // What follows the body (a tuple struct's where clause, stray tokens).
+    let mut tokens = cut_rest(tokens, body + 1).into_iter().collect::<Vec<_>>();
+    if let TokenTree::Group(group) = &tokens[body] {
+        tokens[body] = if is_enum {
+            with_stream(group, variants(group.stream()))
+        } else if size(&tokens[body..=body]) > LIMIT {
+            with_stream(group, TokenStream::new())
+        } else {
+            TokenTree::Group(group.clone())
+        };
+    }
+    // Generics and a where clause: between the item's name and its body.
     if body > after_name && size(&tokens[after_name..body]) > LIMIT {
         let span = tokens[after_name].span();
         let stand_in = [
@@ -39,27 +54,44 @@ pub(crate) fn bounded(input: TokenStream) -> TokenStream {
         ];
         tokens.splice(after_name..body, stand_in);
     }
-    let is_enum = matches!(&tokens[keyword], TokenTree::Ident(i) if i == "enum");
-    if let Some(body) = body_index(&tokens)
-        && let TokenTree::Group(group) = &tokens[body]
-    {
-        tokens[body] = if is_enum {
-            with_stream(group, variants(group.stream()))
-        } else if size(&[TokenTree::Group(group.clone())]) > LIMIT {
-            with_stream(group, TokenStream::new())
-        } else {
-            TokenTree::Group(group.clone())
-        };
-    }
     tokens.into_iter().collect()
 }
 
-/// The item's body: its last group that is not an attribute, `{ variants }`,
-/// `{ fields }` or `( fields )`.
-fn body_index(tokens: &[TokenTree]) -> Option<usize> {
-    tokens
-        .iter()
-        .rposition(|t| matches!(t, TokenTree::Group(g) if g.delimiter() != Delimiter::Bracket))
+/// The item's body: the first `{..}` (or, for a struct, `(..)`) from
+/// `start` that is not inside generics' angle brackets.
+fn body_index(tokens: &[TokenTree], start: usize, paren_too: bool) -> Option<usize> {
+    let mut angles = 0_usize;
+    let mut previous_joint = false;
+    for (i, token) in tokens.iter().enumerate().skip(start) {
+        match token {
+            TokenTree::Punct(p) if p.as_char() == '<' => angles += 1,
+            // `->` and `=>` are not closing brackets.
+            TokenTree::Punct(p) if p.as_char() == '>' && !previous_joint => {
+                angles = angles.saturating_sub(1);
+            }
+            TokenTree::Group(g)
+                if angles == 0
+                    && (g.delimiter() == Delimiter::Brace
+                        || (paren_too && g.delimiter() == Delimiter::Parenthesis)) =>
+            {
+                return Some(i);
+            }
+            _ => {}
+        }
+        previous_joint = matches!(token, TokenTree::Punct(p) if p.spacing() == Spacing::Joint && matches!(p.as_char(), '-' | '='));
+    }
+    None
+}
+
+/// `tokens`, with everything from `start` on cut to one stand-in token when
+/// it is large: syn then reports that token as unexpected, where it was.
+fn cut_rest(mut tokens: Vec<TokenTree>, start: usize) -> TokenStream {
+    if start < tokens.len() && size(&tokens[start..]) > LIMIT {
+        let span = tokens[start].span();
+        tokens.truncate(start);
+        tokens.push(TokenTree::Ident(Ident::new("__ConflictRest", span)));
+    }
+    tokens.into_iter().collect()
 }
 
 /// The variants of an enum body, each with large data or a large
@@ -192,6 +224,14 @@ mod tests {
             "# [doc = \"\"] enum E { # [doc = \"\"] A }"
         );
         assert_eq!(cut(&format!("struct S {{ a: {deep} }}")), "struct S { }");
+        assert_eq!(
+            cut(&format!("struct S(u8) where {deep}: X;")),
+            "struct S (u8) __ConflictRest"
+        );
+        assert_eq!(
+            cut(&format!("enum E<F: Fn(u8) -> u8> {{ A({deep}) }} ({deep})")),
+            "enum E < F : Fn (u8) -> u8 > { A () } __ConflictRest"
+        );
         let small = "# [state (initial , on (go -> B))] enum E < T > { A (u8) , B = 1 , C }";
         assert_eq!(cut(small), small);
     }

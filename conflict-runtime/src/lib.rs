@@ -50,6 +50,7 @@ pub mod guard;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod http;
 mod machine;
+pub mod moves;
 pub mod store;
 
 #[doc(hidden)]

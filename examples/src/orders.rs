@@ -16,10 +16,10 @@ use conflict_runtime::StateMachine;
 use conflict_runtime::guard::Blocker;
 use conflict_runtime::http::openapi::{self, IdempotencyProblems, Problems, problem_responses};
 use conflict_runtime::http::{
-    self, ActionInput, Caller, Conditional, Created, Explain, History, Idempotency,
-    IdempotencyStore, Invalid, JsonObject, MemoryKeys, MoveRequest, Moved, Problem, ProblemKind,
-    ResourceId, Rules, Transitions,
+    self, Conditional, Created, Explain, History, Idempotency, IdempotencyStore, JsonObject,
+    MemoryKeys, MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
 };
+use conflict_runtime::moves::{ActionInput, Caller, Invalid, Moved, Rules};
 use conflict_runtime::store::{Create, Inserted, MemoryStore, Resource, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{

@@ -10,9 +10,8 @@ use axum::extract::State;
 use axum::routing::post;
 use conflict_runtime::StateMachine;
 use conflict_runtime::guard::{Blocker, Verdict};
-use conflict_runtime::http::{
-    Anonymous, HOOK_FAILED, HookError, MoveRequest, Moved, Problem, Rules,
-};
+use conflict_runtime::http::{HOOK_FAILED, MoveRequest, Problem};
+use conflict_runtime::moves::{Anonymous, HookError, Moved, Rules};
 use conflict_runtime::store::{Create, MemoryStore, PgStore, Resource, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -42,7 +41,7 @@ impl Counts {
 
 fn counting(
     counter: &Arc<AtomicUsize>,
-) -> impl Fn(conflict_runtime::http::Committed<Room>) -> std::future::Ready<Result<(), HookError>>
+) -> impl Fn(conflict_runtime::moves::Committed<Room>) -> std::future::Ready<Result<(), HookError>>
 + Send
 + Sync
 + 'static {

@@ -1,4 +1,5 @@
-//! Extractors whose every rejection is a problem body.
+//! Extractors: a request parsed into the domain's terms (an id, an action,
+//! a [`MoveSpec`]), every rejection a problem body built in `problem`.
 
 use std::fmt::Display;
 use std::marker::PhantomData;
@@ -6,42 +7,31 @@ use std::str::FromStr;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::etag::{self, MalformedHeader};
-use super::problem::{Problem, ProblemKind};
-use super::response::{
-    Created, History, Moved, blocked, forbidden, precondition_failed, store_problem,
-    transition_problem, with_options,
+use super::problem::{
+    self, Problem, already_there, input_problem, invalid_input, move_problem, no_such_id,
+    rejection, store_problem,
 };
-use super::rules::{
-    Anonymous, Caller, Committed, InputError, InputFn, Invalid, ParsedInput, Rules, body_json,
-    from_object,
-};
+use super::response::{Created, History};
 use crate::machine::{Action, NameKind, StateMachine, UnknownName};
-use crate::store::{Change, Expected, Move, Note, Resource, Store, StoreError, Versioned};
+use crate::moves::{
+    Anonymous, Caller, Engine, Input, InputError, MoveSpec, Moved, Rules, from_object,
+};
+use crate::store::{Expected, Resource, Store, StoreError, Versioned};
 
-/// Maps an axum rejection to the problem of the same status.
 fn rejection_problem(status: StatusCode, text: String, instance: &str) -> Problem {
-    let kind = match status {
-        StatusCode::BAD_REQUEST => ProblemKind::MalformedRequest,
-        StatusCode::PAYLOAD_TOO_LARGE => ProblemKind::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ProblemKind::UnsupportedMediaType,
-        StatusCode::UNPROCESSABLE_ENTITY => ProblemKind::InvalidInput,
-        _ => {
-            tracing::error!(%status, rejection = %text, "request extraction failed");
-            return Problem::internal().with_instance(instance);
-        }
-    };
-    Problem::new(kind, text).with_instance(instance)
+    rejection(status, text).with_instance(instance)
 }
 
 fn malformed_header(error: &MalformedHeader, instance: &str) -> Problem {
-    Problem::new(ProblemKind::MalformedRequest, error.to_string()).with_instance(instance)
+    problem::malformed(error.to_string()).with_instance(instance)
 }
 
 async fn path_params<St: Send + Sync>(
@@ -70,14 +60,8 @@ fn param<'p>(params: &'p RawPathParams, name: &str, instance: &str) -> Result<&'
 
 fn parse_id<Id: FromStr>(raw: &str, resource: &str, instance: &str) -> Result<Id, Problem> {
     // An id that cannot exist names no resource: 404, like any unknown id.
-    raw.parse().map_err(|_| {
-        Problem::new(
-            ProblemKind::NotFound,
-            format!("no {resource} has the id `{raw}`"),
-        )
-        .with_instance(instance)
-        .with("resource", resource.to_owned())
-    })
+    raw.parse()
+        .map_err(|_| no_such_id(resource, raw).with_instance(instance))
 }
 
 /// The `{id}` path parameter of a resource of machine `S`, parsed. An id
@@ -149,8 +133,7 @@ impl<Id: Display + Clone, S: StateMachine> ResourceId<Id, S> {
             Err(StoreError::AlreadyExists { version, state })
                 if conditional.0.as_ref().is_some_and(|e| e.matches(version)) =>
             {
-                let resource = format!("{} {}", S::RESOURCE, self.id);
-                Err(precondition_failed(&resource, version, state).with_instance(instance))
+                Err(already_there(&self.id, version, state).with_instance(instance))
             }
             Err(error) => Err(store_problem(error, Some(&self.id)).with_instance(instance)),
         }
@@ -250,8 +233,9 @@ where
             .map_err(|rejection| {
                 rejection_problem(rejection.status(), rejection.body_text(), &instance)
             })?;
-        parse_target::<S>(F::NAME, &headers, &body, &instance)
-            .map(|target| TargetState(target, PhantomData))
+        parse_target::<S>(F::NAME, &headers, &body)
+            .map(|(target, _)| TargetState(target, PhantomData))
+            .map_err(|error| input_problem::<S>(error).with_instance(instance))
     }
 }
 
@@ -269,42 +253,35 @@ fn is_json(headers: &HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// The target state named by member `field` of a JSON body, and the rest
+/// of the body: the input of the action that leads there.
 fn parse_target<S: StateMachine>(
     field: &str,
     headers: &HeaderMap,
     body: &[u8],
-    instance: &str,
-) -> Result<S, Problem> {
+) -> Result<(S, Value), InputError> {
     if !is_json(headers) {
-        return Err(Problem::new(
-            ProblemKind::UnsupportedMediaType,
-            format!("send the target state as JSON, with `Content-Type: application/json`: {{\"{field}\": \"...\"}}"),
-        )
-        .with_instance(instance));
+        return Err(InputError::Unsupported(format!(
+            "send the target state as JSON, with `Content-Type: application/json`: {{\"{field}\": \"...\"}}"
+        )));
     }
-    let axum::Json(value) =
-        axum::Json::<serde_json::Value>::from_bytes(body).map_err(|rejection| {
-            rejection_problem(rejection.status(), rejection.body_text(), instance)
-        })?;
-    let invalid = |detail: String| {
-        Problem::new(ProblemKind::InvalidInput, detail)
-            .with_instance(instance)
-            .with("known_states", S::NAMES.to_vec())
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|error| InputError::Syntax(error.to_string()))?;
+    let Some(named) = value
+        .as_object_mut()
+        .and_then(|members| members.remove(field))
+    else {
+        return Err(InputError::NoState(format!(
+            "expected a JSON object with a `{field}` member naming the target state"
+        )));
     };
-    let name = match value.get(field) {
-        Some(serde_json::Value::String(name)) => name,
-        Some(_) => {
-            return Err(invalid(format!(
-                "`{field}` must be a string naming a state"
-            )));
-        }
-        None => {
-            return Err(invalid(format!(
-                "expected a JSON object with a `{field}` member naming the target state"
-            )));
-        }
+    let Value::String(name) = named else {
+        return Err(InputError::NoState(format!(
+            "`{field}` must be a string naming a state"
+        )));
     };
-    S::parse_name(name).map_err(|unknown| Problem::from(unknown).with_instance(instance))
+    let target = S::parse_name(&name).map_err(InputError::UnknownState)?;
+    Ok((target, value))
 }
 
 /// `axum::Json`, with every rejection a problem body: wrong media type 415,
@@ -351,13 +328,10 @@ impl<St: Send + Sync> FromRequestParts<St> for Explain {
                 "true" | "1" => true,
                 "false" | "0" => false,
                 other => {
-                    return Err(Problem::new(
-                        ProblemKind::MalformedRequest,
-                        format!(
-                            "`explain` is `true` or `false`, not `{}`",
-                            other.chars().take(64).collect::<String>()
-                        ),
-                    )
+                    return Err(problem::malformed(format!(
+                        "`explain` is `true` or `false`, not `{}`",
+                        other.chars().take(64).collect::<String>()
+                    ))
                     .with_instance(parts.uri.path()));
                 }
             };
@@ -384,20 +358,8 @@ where
         let JsonBody(value) = JsonBody::<serde_json::Value>::from_request(request, state).await?;
         from_object(&value)
             .map(JsonObject)
-            .map_err(|invalid| invalid_input(&invalid, &instance))
+            .map_err(|invalid| invalid_input(&invalid).with_instance(instance))
     }
-}
-
-/// The 422 of a body that does not fit: `field` names the member.
-fn invalid_input(invalid: &Invalid, instance: &str) -> Problem {
-    let detail = if invalid.field().is_empty() {
-        invalid.message().to_owned()
-    } else {
-        format!("`{}`: {}", invalid.field(), invalid.message())
-    };
-    Problem::new(ProblemKind::InvalidInput, detail)
-        .with_instance(instance)
-        .with("field", invalid.field().to_owned())
 }
 
 /// `If-None-Match` of a `GET`: answers 304 when the client's copy is current.
@@ -469,14 +431,8 @@ impl<St: Send + Sync> FromRequestParts<St> for Conditional {
 ///     .with_state(MemoryStore::<Door>::new());
 /// ```
 pub struct MoveRequest<S: StateMachine, Id, F = StatusField> {
-    id: Id,
+    spec: MoveSpec<S, Id>,
     instance: String,
-    /// The `{action}` of the path; `None` for a move by target state.
-    action: Option<S::Action>,
-    headers: HeaderMap,
-    body: Bytes,
-    if_match: Option<Expected>,
-    require_if_match: bool,
     field: PhantomData<fn() -> F>,
 }
 
@@ -507,37 +463,66 @@ where
             .map_err(|rejection| {
                 rejection_problem(rejection.status(), rejection.body_text(), &instance)
             })?;
+        let spec = match action {
+            Some(action) => MoveSpec::action(id, action).with_input(action_input(&headers, body)),
+            // A body that names no state is refused in its turn, after the
+            // checks that come before the body's (404, 428).
+            None => match parse_target::<S>(F::NAME, &headers, &body) {
+                Ok((target, rest)) => MoveSpec::to(id, target).with_input(Input::Value(rest)),
+                Err(error) => MoveSpec::unreadable_target(id, error),
+            },
+        };
         Ok(MoveRequest {
-            id,
+            spec: spec.expecting(if_match),
             instance,
-            action,
-            headers,
-            body,
-            if_match,
-            require_if_match: false,
             field: PhantomData,
         })
     }
 }
 
-impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
+/// The input of a move by action: the body, read only if the action takes
+/// input.
+fn action_input(headers: &HeaderMap, body: Bytes) -> Input {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Input::None
+    } else if is_json(headers) {
+        Input::Json(body)
+    } else {
+        Input::Unreadable(InputError::Unsupported(
+            "send the action's input as JSON, with `Content-Type: application/json`".to_owned(),
+        ))
+    }
+}
+
+impl<S, Id, F> MoveRequest<S, Id, F>
+where
+    S: StateMachine,
+    Id: Display + Clone + Send + Sync + 'static,
+    F: StateField,
+{
     /// Refuses the move with 428 unless the request carries `If-Match`:
     /// for routes where a blind overwrite would lose someone's update.
     #[must_use]
     pub fn require_if_match(mut self) -> Self {
-        self.require_if_match = true;
+        self.spec = self.spec.require_expected();
         self
     }
 
     /// The id of the resource to move.
     pub fn id(&self) -> &Id {
-        &self.id
+        self.spec.id()
+    }
+
+    /// The move as the engine takes it, for a handler that calls
+    /// [`Engine::perform`] itself.
+    pub fn into_spec(self) -> MoveSpec<S, Id> {
+        self.spec
     }
 
     /// Checks and commits the move through `store`, in one atomic step of
     /// the store, and answers with the new representation or the problem.
     /// Guards declared on the derive apply; for permissions, typed input,
-    /// runtime guards and hooks use [`apply_with`](MoveRequest::apply_with).
+    /// runtime guards and hooks use [`perform`](MoveRequest::perform).
     ///
     /// # Errors
     /// The [`Problem`] for the first check that fails, in the order given on
@@ -547,25 +532,13 @@ impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
         R: Resource<State = S>,
         St: Store<R, Id = Id>,
     {
-        self.apply_with(store, &Rules::new(), &Anonymous)
+        self.perform(&Engine::new(store.clone(), Rules::new()), &Anonymous)
             .await
             .map(Moved::into_resource)
     }
 
-    /// Checks and commits the move under `rules` on behalf of `caller`.
-    ///
-    /// The answers, in order: unknown id 404; an action the caller lacks
-    /// the permission for 403 (naming only the action); missing required
-    /// `If-Match` 428; stale `If-Match` 412; a malformed body 400 (415 when
-    /// not JSON), an invalid one 422 naming the field; a move the table does
-    /// not allow 409 `illegal-transition`; a move a guard blocks 409
-    /// `transition-blocked` with the `blockers`. Both 409s list the moves
-    /// this caller may make instead, after guards and permissions.
-    ///
-    /// A guard decides on one version of the resource; the move commits only
-    /// if the resource is still at that version, and is checked again on the
-    /// new one otherwise. The history records the caller's
-    /// [`actor`](Caller::actor) and the input. Hooks run after the commit.
+    /// Checks and commits the move under `rules` on behalf of `caller`:
+    /// [`perform`](MoveRequest::perform) with an engine made for this move.
     ///
     /// # Errors
     /// The [`Problem`] for the first check that fails.
@@ -579,257 +552,37 @@ impl<S: StateMachine, Id: Display, F: StateField> MoveRequest<S, Id, F> {
         R: Resource<State = S>,
         St: Store<R, Id = Id>,
     {
-        let instance = self.instance.as_str();
-        let located = |problem: Problem| problem.with_instance(instance);
-        let mut current = store
-            .get(&self.id)
+        self.perform(&Engine::new(store.clone(), rules.clone()), caller)
             .await
-            .map_err(|error| located(store_problem(error, Some(&self.id))))?;
-        if let Some(action) = self.action
-            && !rules.permits(caller, action)
-        {
-            return Err(located(forbidden::<S>(action, &self.resource())));
-        }
-        if self.if_match.is_none() && self.require_if_match {
-            let tag = etag::etag_text(current.version());
-            return Err(located(
-                Problem::new(
-                    ProblemKind::PreconditionRequired,
-                    format!(
-                        "moving {} requires If-Match; fetch it and resend with If-Match: {tag}",
-                        self.resource(),
-                    ),
-                )
-                .with("etag", tag),
-            ));
-        }
-        let requested = match self.action {
-            Some(action) => Move::Action(action),
-            None => Move::To(parse_target::<S>(
-                F::NAME,
-                &self.headers,
-                &self.body,
-                instance,
-            )?),
-        };
-        // An action's input is checked before the move is, even a move that
-        // turns out a no-op. A move by target is checked against the input
-        // of the action that always leads there, if there is one; the action
-        // that leads there from the current state is known later.
-        let checked_action = match requested {
-            Move::Action(action) => Some(action),
-            Move::To(target) => S::Action::ALL
-                .iter()
-                .copied()
-                .find(|&a| a.target() == Some(target) && rules.input_of(a).is_some()),
-        };
-        let action_input = match checked_action.and_then(|a| Some((a, rules.input_of(a)?))) {
-            Some((action, parse)) => Some((action, self.input(parse)?)),
-            None => None,
-        };
-        for _ in 0..MOVE_ATTEMPTS {
-            let attempt = self
-                .attempt(
-                    store,
-                    rules,
-                    caller,
-                    current,
-                    requested,
-                    action_input.as_ref(),
-                )
-                .await
-                .map_err(located)?;
-            match attempt {
-                Attempt::Done(moved) => return Ok(moved),
-                Attempt::Stale => {
-                    current = store
-                        .get(&self.id)
-                        .await
-                        .map_err(|error| located(store_problem(error, Some(&self.id))))?;
-                }
-            }
-        }
-        Err(located(
-            Problem::new(
-                ProblemKind::Contended,
-                format!(
-                    "{} changed under every attempt to move it; retry shortly",
-                    self.resource()
-                ),
-            )
-            .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
-        ))
     }
 
-    /// `order 42`, for messages.
-    fn resource(&self) -> String {
-        format!("{} {}", S::RESOURCE, self.id)
-    }
-
-    /// Decides the move on `current` and commits it on that version.
-    async fn attempt<R, St>(
-        &self,
-        store: &St,
-        rules: &Rules<R>,
+    /// Performs the move through `engine` on behalf of `caller`
+    /// ([`Engine::perform`]) and maps a refusal to its problem.
+    ///
+    /// The answers, in order: unknown id 404; an action the caller lacks
+    /// the permission for 403 (naming only the action); missing required
+    /// `If-Match` 428; stale `If-Match` 412; a malformed body 400 (415 when
+    /// not JSON), an invalid one 422 naming the field; a move the table does
+    /// not allow 409 `illegal-transition`; a move a guard blocks 409
+    /// `transition-blocked` with the `blockers`. Both 409s list the moves
+    /// this caller may make instead, after guards and permissions.
+    ///
+    /// # Errors
+    /// The [`Problem`] for the first check that fails.
+    pub async fn perform<R, St>(
+        self,
+        engine: &Engine<R, St>,
         caller: &dyn Caller,
-        current: Versioned<Id, R>,
-        requested: Move<S>,
-        action_input: Option<&(S::Action, ParsedInput<R>)>,
-    ) -> Result<Attempt<Id, R>, Problem>
+    ) -> Result<Moved<Id, R>, Problem>
     where
         R: Resource<State = S>,
         St: Store<R, Id = Id>,
     {
-        // Early answer only: the store checks the version again atomically.
-        if let Some(expected) = &self.if_match
-            && !expected.matches(current.version())
-        {
-            return Err(precondition_failed(
-                &self.resource(),
-                current.version(),
-                current.value().state(),
-            ));
-        }
-        let from = current.value().state();
-        let action = match requested {
-            Move::Action(action) => Some(action),
-            Move::To(target) => by_target(rules, caller, from, target, &self.resource())?,
-        };
-        let to = match requested.decide(from) {
-            Ok(Some(to)) => to,
-            Ok(None) => return Ok(Attempt::Done(Moved::unchanged(current))),
-            Err(refused) => {
-                let problem = transition_problem(&refused, Some(&self.id));
-                if !rules.narrows() {
-                    return Err(problem);
-                }
-                let options = rules.options(current.value(), caller).await;
-                return Err(with_options(problem, &options));
-            }
-        };
-        let parsed;
-        let input = match (action_input, action.and_then(|a| rules.input_of(a))) {
-            (Some((checked, input)), _) if Some(*checked) == action => Some(input),
-            (_, Some(parse)) => {
-                parsed = self.input(parse)?;
-                Some(&parsed)
-            }
-            (_, None) => None,
-        };
-        let guarded = rules.is_guarded(from, action, to);
-        if guarded {
-            let verdict = rules.verdict(current.value(), action, to).await;
-            if !verdict.is_allowed() {
-                let options = rules.options(current.value(), caller).await;
-                let problem = blocked::<S>(from, requested, verdict, &self.resource());
-                return Err(with_options(problem, &options));
-            }
-        }
-        let mut note = Note {
-            actor: caller.actor().map(str::to_owned),
-            ..Note::default()
-        };
-        let mut change = Change::new(requested);
-        if let Some(action) = action {
-            change = change.via(action);
-        }
-        // What was decided on one version commits on that version only:
-        // the guards' verdict, the edit, and the action a move by target is
-        // recorded under.
-        let by_target_via_action = matches!(requested, Move::To(_)) && action.is_some();
-        let pinned = guarded || input.is_some() || by_target_via_action;
-        if pinned {
-            change = change.expecting(Expected::OneOf(vec![current.version()]));
-        } else if let Some(expected) = &self.if_match {
-            change = change.expecting(expected.clone());
-        }
-        if let Some(input) = input {
-            let mut edited = current.into_value();
-            (input.edit)(&mut edited);
-            change = change.edited(edited);
-            note.reason.clone_from(&input.reason);
-            note.metadata = Some(input.metadata.clone());
-        }
-        match store.apply(&self.id, change.noted(note.clone())).await {
-            Ok(moved) if !rules.hooks_for(from, action, to) => {
-                Ok(Attempt::Done(Moved::committed(moved, Vec::new())))
-            }
-            Ok(moved) => {
-                let committed = Committed {
-                    id: self.id.to_string(),
-                    version: moved.version(),
-                    from,
-                    to,
-                    action,
-                    resource: moved.value().clone(),
-                    note,
-                };
-                let failed_hooks = rules.run_hooks(&committed).await;
-                Ok(Attempt::Done(Moved::committed(moved, failed_hooks)))
-            }
-            Err(StoreError::PreconditionFailed { .. }) if pinned => Ok(Attempt::Stale),
-            Err(error) => Err(store_problem(error, Some(&self.id))),
-        }
-    }
-
-    fn input<R>(&self, parse: &InputFn<R>) -> Result<ParsedInput<R>, Problem> {
-        let instance = self.instance.as_str();
-        let has_body = !self.body.iter().all(u8::is_ascii_whitespace);
-        if has_body && !is_json(&self.headers) {
-            return Err(Problem::new(
-                ProblemKind::UnsupportedMediaType,
-                "send the action's input as JSON, with `Content-Type: application/json`",
-            )
-            .with_instance(instance));
-        }
-        // A move by target names its state in the body, beside the input.
-        let state_field = self.action.is_none().then_some(F::NAME);
-        body_json(&self.body, state_field)
-            .and_then(|body| parse(&body))
-            .map_err(|error| match error {
-                InputError::Syntax(detail) => Problem::new(
-                    ProblemKind::MalformedRequest,
-                    format!("the body is not JSON: {detail}"),
-                )
-                .with_instance(instance),
-                InputError::Invalid(invalid) => invalid_input(&invalid, instance),
-            })
-    }
-}
-
-/// How often a guarded move is decided when the resource keeps changing
-/// between the decision and the commit, before answering 503.
-const MOVE_ATTEMPTS: u32 = 16;
-
-/// One decision and commit: done (committed, unchanged or refused), or
-/// stale because the resource changed after the guards decided.
-enum Attempt<Id, R> {
-    Done(Moved<Id, R>),
-    Stale,
-}
-
-/// The action behind a move by target, for its permission, guards and
-/// input: the first the caller may use of those leading there. A move
-/// declared only with `to(...)` has none; a move every route to which
-/// needs a permission the caller lacks is a 403.
-fn by_target<R: Resource>(
-    rules: &Rules<R>,
-    caller: &dyn Caller,
-    from: R::State,
-    target: R::State,
-    resource: &str,
-) -> Result<Option<<R::State as StateMachine>::Action>, Problem> {
-    let mut leading = from
-        .actions()
-        .iter()
-        .copied()
-        .filter(|&action| from.target(action) == Some(target))
-        .peekable();
-    let Some(&first) = leading.peek() else {
-        return Ok(None);
-    };
-    match leading.find(|&action| rules.permits(caller, action)) {
-        Some(action) => Ok(Some(action)),
-        None => Err(forbidden::<R::State>(first, resource)),
+        let MoveRequest { spec, instance, .. } = self;
+        let id = spec.id().clone();
+        engine
+            .perform(caller, spec)
+            .await
+            .map_err(|error| move_problem(error, &id).with_instance(instance))
     }
 }

@@ -9,14 +9,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequest, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use super::problem::{Problem, ProblemKind};
+use super::problem::{self, Problem};
 
 /// The request header naming an idempotent request.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -65,6 +66,9 @@ pub enum Begin {
     Unavailable,
 }
 
+/// Why a key store could not record an answer or let a key go.
+pub type KeyStoreError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Where idempotency keys and their responses live.
 pub trait IdempotencyStore: Clone + Send + Sync + 'static {
     /// Claims `key` for a request with `fingerprint`, or says why not.
@@ -75,19 +79,32 @@ pub trait IdempotencyStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Begin> + Send;
 
     /// Records the answer to the request that claimed `key`.
+    ///
+    /// # Errors
+    /// The store's failure: the layer tries again, then reports it.
     fn complete(
         &self,
         key: &ScopedKey,
         fingerprint: Fingerprint,
         response: StoredResponse,
-    ) -> impl Future<Output = ()> + Send;
+    ) -> impl Future<Output = Result<(), KeyStoreError>> + Send;
 
     /// Lets `key` go without an answer (the request failed on the server's
     /// side), so that a retry is handled afresh.
-    fn release(&self, key: &ScopedKey) -> impl Future<Output = ()> + Send;
+    ///
+    /// # Errors
+    /// The store's failure: the layer tries again, then logs it (the key's
+    /// lease lets it go in the end).
+    fn release(&self, key: &ScopedKey) -> impl Future<Output = Result<(), KeyStoreError>> + Send;
 }
 
 /// The embedded key store: bounded, with expiring entries.
+///
+/// A key is kept for its time to live from when it was claimed; past the
+/// capacity, the oldest kept answers go first. A key whose request is still
+/// running is never evicted, by age or by count (its lease bounds how long
+/// it can hold the key unanswered), so the store may hold up to the number
+/// of requests running beyond its capacity.
 #[derive(Clone)]
 pub struct MemoryKeys {
     inner: Arc<Mutex<Keys>>,
@@ -98,7 +115,7 @@ pub struct MemoryKeys {
 
 struct Keys {
     entries: HashMap<ScopedKey, Entry>,
-    // Claim order: with one TTL for all, the oldest expire first.
+    // Claim order: with one time to live for all, the oldest expire first.
     order: VecDeque<(ScopedKey, Instant)>,
 }
 
@@ -108,8 +125,15 @@ struct Entry {
     response: Option<StoredResponse>,
 }
 
+impl Entry {
+    /// Whether a request still holds the key: unanswered, within its lease.
+    fn running(&self, now: Instant, lease: Duration) -> bool {
+        self.response.is_none() && now.duration_since(self.claimed) <= lease
+    }
+}
+
 impl Default for MemoryKeys {
-    /// Keys kept 24 hours, at most 10 000 of them; a request holds its key
+    /// Keys kept 24 hours, at most 10 000 answers; a request holds its key
     /// at most 60 seconds before a retry may take it over.
     fn default() -> Self {
         MemoryKeys::new(Duration::from_hours(24), 10_000)
@@ -117,7 +141,8 @@ impl Default for MemoryKeys {
 }
 
 impl MemoryKeys {
-    /// Keys kept for `ttl`, at most `capacity` of them (the oldest go first).
+    /// Keys kept for `ttl`, at most `capacity` of them beside the requests
+    /// still running.
     #[must_use]
     pub fn new(ttl: Duration, capacity: usize) -> Self {
         MemoryKeys {
@@ -131,8 +156,8 @@ impl MemoryKeys {
         }
     }
 
-    /// How long an unanswered request holds its key: a request whose client
-    /// went away does not block retries for longer.
+    /// How long an unanswered request holds its key: a request whose
+    /// handler died does not block retries for longer.
     #[must_use]
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
@@ -142,10 +167,9 @@ impl MemoryKeys {
     fn begin_now(&self, key: &ScopedKey, fingerprint: Fingerprint) -> Begin {
         let now = Instant::now();
         let mut keys = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        keys.expire(now, self.ttl);
+        keys.expire(now, self.ttl, self.lease);
         if let Some(entry) = keys.entries.get(key) {
-            let abandoned =
-                entry.response.is_none() && now.duration_since(entry.claimed) > self.lease;
+            let abandoned = entry.response.is_none() && !entry.running(now, self.lease);
             if !abandoned {
                 return match (&entry.response, entry.fingerprint == fingerprint) {
                     (_, false) => Begin::Mismatch,
@@ -154,12 +178,7 @@ impl MemoryKeys {
                 };
             }
         }
-        while keys.entries.len() >= self.capacity {
-            let Some((oldest, _)) = keys.order.pop_front() else {
-                break;
-            };
-            keys.entries.remove(&oldest);
-        }
+        keys.evict_to(self.capacity.saturating_sub(1), now, self.lease);
         keys.entries.insert(
             key.clone(),
             Entry {
@@ -190,16 +209,49 @@ impl MemoryKeys {
 }
 
 impl Keys {
-    fn expire(&mut self, now: Instant, ttl: Duration) {
+    /// Whether `(key, claimed)` of the claim order is still the entry's
+    /// claim: a key released or claimed again leaves a stale one behind.
+    fn current(&self, key: &ScopedKey, claimed: Instant) -> Option<&Entry> {
+        self.entries.get(key).filter(|e| e.claimed == claimed)
+    }
+
+    /// Drops what is older than `ttl`, oldest first. A request still
+    /// running keeps its key, and what was claimed after it waits with it:
+    /// at most a lease longer.
+    fn expire(&mut self, now: Instant, ttl: Duration, lease: Duration) {
         while let Some((key, claimed)) = self.order.front() {
             if now.duration_since(*claimed) <= ttl {
                 break;
             }
-            // A key claimed again after expiring has a newer claim: keep it.
-            if self.entries.get(key).is_some_and(|e| e.claimed == *claimed) {
-                self.entries.remove(key);
+            match self.current(key, *claimed) {
+                Some(entry) if entry.running(now, lease) => break,
+                Some(_) => {
+                    let key = key.clone();
+                    self.entries.remove(&key);
+                }
+                None => {}
             }
             self.order.pop_front();
+        }
+    }
+
+    /// Drops the oldest answers (and abandoned claims) until at most
+    /// `capacity` entries are left, skipping requests still running.
+    fn evict_to(&mut self, capacity: usize, now: Instant, lease: Duration) {
+        let mut index = 0;
+        while self.entries.len() > capacity && index < self.order.len() {
+            let (key, claimed) = &self.order[index];
+            match self.current(key, *claimed) {
+                Some(entry) if entry.running(now, lease) => index += 1,
+                Some(_) => {
+                    let key = key.clone();
+                    self.entries.remove(&key);
+                    self.order.remove(index);
+                }
+                None => {
+                    self.order.remove(index);
+                }
+            }
         }
     }
 }
@@ -209,12 +261,19 @@ impl IdempotencyStore for MemoryKeys {
         self.begin_now(key, fingerprint)
     }
 
-    async fn complete(&self, key: &ScopedKey, fingerprint: Fingerprint, response: StoredResponse) {
+    async fn complete(
+        &self,
+        key: &ScopedKey,
+        fingerprint: Fingerprint,
+        response: StoredResponse,
+    ) -> Result<(), KeyStoreError> {
         self.finish_now(key, Some((fingerprint, response)));
+        Ok(())
     }
 
-    async fn release(&self, key: &ScopedKey) {
+    async fn release(&self, key: &ScopedKey) -> Result<(), KeyStoreError> {
         self.finish_now(key, None);
+        Ok(())
     }
 }
 
@@ -229,6 +288,21 @@ type ScopeFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
 /// same key on a different request is a 422; a retry while the first is
 /// still being handled is a 409. A 5xx answer is not kept, so a retry is
 /// handled afresh.
+///
+/// Once a keyed request is admitted, its handler and the keeping of its
+/// answer run as a task of their own: a client that hangs up cannot stop
+/// a move half way, and its retry gets the committed answer replayed.
+///
+/// An answer whose body is over 1 MiB (or of unknown length) is kept as
+/// its status and headers only: its replay has an empty body. When the key
+/// store fails to keep an answer (tried three times), the answer is sent
+/// all the same, marked `Idempotency-Unsaved: true`, and the failure is
+/// logged: a retry of it may be handled afresh once the key's lease lapses.
+///
+/// Without [`scoped_by`](Idempotency::scoped_by), every client shares one
+/// space of keys: two clients that pick the same key collide (the second
+/// gets the first's answer, or a 422). Scope keys by the authenticated
+/// client wherever clients do not coordinate their keys.
 ///
 /// ```
 /// use axum::{Router, routing::post};
@@ -248,7 +322,8 @@ pub struct Idempotency<K> {
 }
 
 impl<K: IdempotencyStore> Idempotency<K> {
-    /// Keys kept in `keys`, all in one scope.
+    /// Keys kept in `keys`, all in one scope shared by every client: see
+    /// [`scoped_by`](Idempotency::scoped_by).
     pub fn new(keys: K) -> Self {
         Idempotency { keys, scope: None }
     }
@@ -291,7 +366,7 @@ where
         + Clone
         + Send
         + 'static,
-    S::Future: Send,
+    S::Future: Send + 'static,
     K: IdempotencyStore,
 {
     type Response = Response;
@@ -314,7 +389,8 @@ where
 
 async fn handle<S, K>(request: Request, mut inner: S, keys: K, scope: Option<&ScopeFn>) -> Response
 where
-    S: tower_service::Service<Request, Response = Response, Error = Infallible>,
+    S: tower_service::Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
     K: IdempotencyStore,
 {
     let unsafe_method = matches!(
@@ -332,7 +408,7 @@ where
             key,
         },
         Err(detail) => {
-            return Problem::new(ProblemKind::MalformedRequest, detail)
+            return problem::malformed(detail)
                 .with_instance(instance)
                 .into_response();
         }
@@ -340,13 +416,8 @@ where
     // Through the request's own parts, so that a `DefaultBodyLimit` applies.
     let body = match Bytes::from_request(Request::from_parts(parts.clone(), body), &()).await {
         Ok(body) => body,
-        Err(rejection) => {
-            let kind = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ProblemKind::PayloadTooLarge
-            } else {
-                ProblemKind::MalformedRequest
-            };
-            return Problem::new(kind, rejection.body_text())
+        Err(refused) => {
+            return problem::rejection(refused.status(), refused.body_text())
                 .with_instance(instance)
                 .into_response();
         }
@@ -356,45 +427,118 @@ where
         Begin::Proceed => {}
         Begin::Replay(stored) => return replay(stored),
         Begin::InFlight => {
-            return Problem::new(
-                ProblemKind::IdempotencyKeyInFlight,
-                "a request with this Idempotency-Key is still being handled; retry after it completes",
-            )
-            .with_instance(instance)
-            .into_response();
+            return problem::key_in_flight()
+                .with_instance(instance)
+                .into_response();
         }
         Begin::Unavailable => return Problem::internal().with_instance(instance).into_response(),
         Begin::Mismatch => {
-            return Problem::new(
-                ProblemKind::IdempotencyKeyReused,
-                "this Idempotency-Key was used for a different request; use a new key for a new request",
-            )
-            .with_instance(instance)
-            .into_response();
+            return problem::key_reused()
+                .with_instance(instance)
+                .into_response();
         }
     }
-    let response = call(&mut inner, Request::from_parts(parts, Body::from(body))).await;
-    if response.status().is_server_error() {
-        keys.release(&key).await;
-        return response;
+    let (task_keys, task_key) = (keys.clone(), key.clone());
+    let handled = async move {
+        let response = call(&mut inner, Request::from_parts(parts, Body::from(body))).await;
+        keep(response, &task_keys, &task_key, fingerprint).await
+    };
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return handled.await;
+    };
+    match runtime.spawn(handled).await {
+        Ok(response) => response,
+        Err(failed) => {
+            tracing::error!(error = %failed, "the handler of a keyed request failed");
+            release(&keys, &key).await;
+            Problem::internal().with_instance(instance).into_response()
+        }
     }
-    let (head, body) = response.into_parts();
-    // Our own responses are small; anything else is answered but not kept.
-    let Ok(body) = axum::body::to_bytes(body, MAX_KEPT_BODY).await else {
-        keys.release(&key).await;
-        return Problem::internal().with_instance(instance).into_response();
-    };
-    let stored = StoredResponse {
-        status: head.status,
-        headers: head.headers.clone(),
-        body: body.clone(),
-    };
-    keys.complete(&key, fingerprint, stored).await;
-    Response::from_parts(head, Body::from(body))
 }
 
 /// Largest response body kept for replay.
 const MAX_KEPT_BODY: usize = 1024 * 1024;
+
+/// Set to `true` on an answer the key store failed to keep.
+pub const IDEMPOTENCY_UNSAVED: HeaderName = HeaderName::from_static("idempotency-unsaved");
+
+/// How often a key store is asked to keep an answer or let a key go, and
+/// how long to wait before asking again.
+const KEY_STORE_RETRIES: [Duration; 2] = [Duration::from_millis(20), Duration::from_millis(200)];
+
+/// Keeps the answer to a keyed request (a 5xx lets the key go instead) and
+/// sends it on.
+async fn keep<K: IdempotencyStore>(
+    response: Response,
+    keys: &K,
+    key: &ScopedKey,
+    fingerprint: Fingerprint,
+) -> Response {
+    if response.status().is_server_error() {
+        release(keys, key).await;
+        return response;
+    }
+    let (mut head, body) = response.into_parts();
+    let small = body
+        .size_hint()
+        .upper()
+        .is_some_and(|size| size <= MAX_KEPT_BODY as u64);
+    let (kept, body) = if small {
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_KEPT_BODY).await else {
+            // The handler's body failed while it was read: nothing to keep.
+            release(keys, key).await;
+            return Problem::internal().into_response();
+        };
+        (bytes.clone(), Body::from(bytes))
+    } else {
+        (Bytes::new(), body)
+    };
+    let mut headers = head.headers.clone();
+    if !small {
+        // Kept without its body: the replay must not promise one.
+        headers.remove(CONTENT_LENGTH);
+        headers.remove(CONTENT_TYPE);
+    }
+    let stored = StoredResponse {
+        status: head.status,
+        headers,
+        body: kept,
+    };
+    let mut outcome = keys.complete(key, fingerprint, stored.clone()).await;
+    for pause in KEY_STORE_RETRIES {
+        if outcome.is_ok() {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        outcome = keys.complete(key, fingerprint, stored.clone()).await;
+    }
+    if let Err(error) = outcome {
+        tracing::error!(
+            %error,
+            key = %key.key,
+            "the idempotency key store failed to keep an answer; it is sent marked Idempotency-Unsaved"
+        );
+        head.headers
+            .insert(IDEMPOTENCY_UNSAVED, HeaderValue::from_static("true"));
+    }
+    Response::from_parts(head, body)
+}
+
+/// Lets `key` go, asking the store again if it fails; a key that cannot be
+/// let go is freed by its lease.
+async fn release<K: IdempotencyStore>(keys: &K, key: &ScopedKey) {
+    let mut outcome = keys.release(key).await;
+    for pause in KEY_STORE_RETRIES {
+        if outcome.is_ok() {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        outcome = keys.release(key).await;
+    }
+    if let Err(error) = outcome {
+        tracing::error!(%error, key = %key.key, "the idempotency key store failed to let a key go; its lease will");
+    }
+}
 
 async fn call<S>(inner: &mut S, request: Request) -> Response
 where
@@ -559,6 +703,35 @@ mod tests {
     }
 
     #[test]
+    fn a_running_request_keeps_its_key_past_the_capacity_and_the_ttl() {
+        let a = Fingerprint([1; 32]);
+        let keys = MemoryKeys::new(Duration::from_millis(20), 2);
+        keys.begin_now(&scoped("running"), a);
+        for k in ["1", "2", "3"] {
+            keys.begin_now(&scoped(k), a);
+            keys.finish_now(&scoped(k), Some((a, ok())));
+        }
+        // Answers were evicted to make room; the running request was not.
+        assert!(matches!(
+            keys.begin_now(&scoped("running"), a),
+            Begin::InFlight
+        ));
+        assert!(matches!(keys.begin_now(&scoped("3"), a), Begin::Replay(_)));
+        std::thread::sleep(Duration::from_millis(40));
+        // Older than the time to live, but still running: kept.
+        assert!(matches!(
+            keys.begin_now(&scoped("running"), a),
+            Begin::InFlight
+        ));
+        keys.finish_now(&scoped("running"), Some((a, ok())));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(matches!(
+            keys.begin_now(&scoped("running"), a),
+            Begin::Proceed
+        ));
+    }
+
+    #[test]
     fn keys_expire_are_bounded_and_abandoned_claims_lapse() {
         let a = Fingerprint([1; 32]);
         let keys = MemoryKeys::new(Duration::from_millis(20), 2);
@@ -570,15 +743,17 @@ mod tests {
             "expired"
         );
 
+        // Past the capacity, the oldest answer goes first.
         let keys = MemoryKeys::new(Duration::from_mins(1), 2);
         for k in ["1", "2", "3"] {
             keys.begin_now(&scoped(k), a);
+            keys.finish_now(&scoped(k), Some((a, ok())));
         }
         assert!(
             matches!(keys.begin_now(&scoped("1"), a), Begin::Proceed),
             "evicted"
         );
-        assert!(matches!(keys.begin_now(&scoped("3"), a), Begin::InFlight));
+        assert!(matches!(keys.begin_now(&scoped("3"), a), Begin::Replay(_)));
 
         let keys = MemoryKeys::default().with_lease(Duration::from_millis(10));
         keys.begin_now(&scoped("1"), a);

@@ -5,7 +5,7 @@ use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 
-use super::problem::{Problem, ProblemKind};
+use super::problem::{self, Problem};
 use crate::diagram;
 use crate::machine::StateMachine;
 
@@ -48,11 +48,8 @@ fn negotiate(uri: &Uri, headers: &HeaderMap) -> Result<Format, Problem> {
             .find(|(_, name, _)| *name == asked)
             .map(|(f, ..)| *f)
             .ok_or_else(|| {
-                Problem::new(
-                    ProblemKind::MalformedRequest,
-                    format!("unknown format; use one of: {}", names()),
-                )
-                .with_instance(uri.path())
+                problem::malformed(format!("unknown format; use one of: {}", names()))
+                    .with_instance(uri.path())
             });
     }
     let Some(accept) = headers.get(ACCEPT).and_then(|v| v.to_str().ok()) else {
@@ -90,13 +87,10 @@ fn negotiate(uri: &Uri, headers: &HeaderMap) -> Result<Format, Problem> {
         }
     }
     best.map(|(_, index)| FORMATS[index].0).ok_or_else(|| {
-        Problem::new(
-            ProblemKind::NotAcceptable,
-            format!(
-                "no representation matches Accept; this resource is served as {}",
-                names()
-            ),
-        )
+        problem::not_acceptable(format!(
+            "no representation matches Accept; this resource is served as {}",
+            names()
+        ))
         .with_instance(uri.path())
     })
 }

@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use sqlx::Row;
 use sqlx::postgres::PgPool;
 
-use super::idempotency::{Begin, Fingerprint, IdempotencyStore, ScopedKey, StoredResponse};
+use super::idempotency::{
+    Begin, Fingerprint, IdempotencyStore, KeyStoreError, ScopedKey, StoredResponse,
+};
 
 /// Keys in the `conflict_idempotency` table (created by `PgStore::migrate`).
 #[derive(Clone)]
@@ -150,8 +152,13 @@ impl IdempotencyStore for PgKeys {
         })
     }
 
-    async fn complete(&self, key: &ScopedKey, fingerprint: Fingerprint, response: StoredResponse) {
-        let done = sqlx::query(
+    async fn complete(
+        &self,
+        key: &ScopedKey,
+        fingerprint: Fingerprint,
+        response: StoredResponse,
+    ) -> Result<(), KeyStoreError> {
+        sqlx::query(
             "UPDATE conflict_idempotency SET status = $4, headers = $5, body = $6
               WHERE scope = $1 AND key = $2 AND fingerprint = $3",
         )
@@ -162,22 +169,18 @@ impl IdempotencyStore for PgKeys {
         .bind(headers_to_json(&response.headers))
         .bind(&response.body[..])
         .execute(&self.pool)
-        .await;
-        if let Err(error) = done {
-            tracing::error!(%error, "idempotency key store failed to keep an answer");
-        }
+        .await?;
+        Ok(())
     }
 
-    async fn release(&self, key: &ScopedKey) {
-        let done = sqlx::query(
+    async fn release(&self, key: &ScopedKey) -> Result<(), KeyStoreError> {
+        sqlx::query(
             "DELETE FROM conflict_idempotency WHERE scope = $1 AND key = $2 AND status IS NULL",
         )
         .bind(&key.scope)
         .bind(&key.key)
         .execute(&self.pool)
-        .await;
-        if let Err(error) = done {
-            tracing::error!(%error, "idempotency key store failed to release a key");
-        }
+        .await?;
+        Ok(())
     }
 }

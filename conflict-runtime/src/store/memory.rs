@@ -106,27 +106,18 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
         id: &Id,
         change: Change<R>,
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
-        let ChangeParts {
-            requested,
-            action,
-            expected,
-            edited,
-            note,
-            ..
-        } = change.into_parts();
+        let change = change.into_parts();
         let mut inner = self.write();
         let slot = inner.resources.get_mut(id).ok_or(StoreError::NotFound)?;
         let current = &mut slot.current;
-        if let Some(expected) = expected
-            && !expected.matches(current.version)
-        {
-            return Err(StoreError::PreconditionFailed {
-                version: current.version,
-                state: current.value.state(),
-            });
-        }
         let from = current.value.state();
-        if let Some(to) = requested.decide(from)? {
+        if let Some(to) = change.decide(current.version, from)? {
+            let ChangeParts {
+                action,
+                edited,
+                note,
+                ..
+            } = change;
             if let Some(edited) = edited {
                 current.value = edited;
             }

@@ -311,6 +311,7 @@ where
         let Some(key) = db_id(*id) else {
             return Err(StoreError::NotFound);
         };
+        let change = change.into_parts();
         let ChangeParts {
             requested,
             action,
@@ -318,10 +319,11 @@ where
             edited,
             note,
             ..
-        } = change.into_parts();
-        let expected = expected.as_ref();
+        } = &change;
+        let (requested, expected) = (*requested, expected.as_ref());
         let edited = edited
-            .map(|value| serde_json::to_value(&value))
+            .as_ref()
+            .map(serde_json::to_value)
             .transpose()
             .map_err(backend)?;
         for value in edited.iter().chain(&note.metadata) {
@@ -376,15 +378,11 @@ where
         if moved {
             return Ok(now);
         }
-        // Not moved: the locked row says why, in the same order as in memory.
-        let (version, state) = (now.version(), now.value().state());
-        if expected.is_some_and(|expected| !expected.matches(version)) {
-            return Err(StoreError::PreconditionFailed { version, state });
-        }
-        match requested.decide(state) {
-            Ok(None) => Ok(now),
-            Err(refused) => Err(StoreError::Transition(refused)),
-            Ok(Some(_)) => Err(backend(Inconsistent(state.name()))),
+        // Not moved: the locked row says why, as memory would.
+        let state = now.value().state();
+        match change.decide(now.version(), state)? {
+            None => Ok(now),
+            Some(_) => Err(backend(Inconsistent(state.name()))),
         }
     }
 }

@@ -8,19 +8,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-
+use super::history::Note;
+use super::input::{ActionInput, InputFn, parse_input};
+use super::store::Resource;
 use crate::guard::{self, GuardOutcome, Verdict};
 use crate::machine::StateMachine;
-use crate::store::{Note, Resource};
 
 /// Who is calling: the identity the app's authentication established,
 /// taken from the request by an extractor the app provides.
 ///
 /// ```
-/// use conflict_runtime::http::Caller;
+/// use conflict_runtime::moves::Caller;
 ///
 /// struct User {
 ///     name: String,
@@ -97,159 +95,6 @@ impl<S: StateMachine> Scope<S> {
     }
 }
 
-/// An action's input, parsed and checked: what the move records and edits.
-pub(crate) struct ParsedInput<R> {
-    pub(crate) reason: Option<String>,
-    pub(crate) metadata: Value,
-    pub(crate) edit: Box<dyn Fn(&mut R) + Send + Sync>,
-}
-
-/// Why an action's body was refused.
-pub(crate) enum InputError {
-    /// Not JSON at all: 400.
-    Syntax(String),
-    /// JSON of the wrong shape, or failing [`ActionInput::validate`]: 422
-    /// naming the field.
-    Invalid(Invalid),
-}
-
-pub(crate) type InputFn<R> =
-    Arc<dyn Fn(&Value) -> Result<ParsedInput<R>, InputError> + Send + Sync>;
-
-/// A field of an action's input that is wrong, and why: a 422 naming it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Invalid {
-    field: String,
-    message: String,
-}
-
-impl Invalid {
-    /// `field` (a JSON path such as `tracking_number`) is wrong because of `message`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    /// The field.
-    #[must_use]
-    pub fn field(&self) -> &str {
-        &self.field
-    }
-
-    /// Why it is wrong.
-    #[must_use]
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-/// The typed body of an action (`ship` takes a `tracking_number`): parsed
-/// from JSON, checked, recorded in the history and applied to the resource
-/// as the move commits.
-///
-/// ```
-/// use conflict_runtime::http::{ActionInput, Invalid};
-/// # #[derive(Clone, PartialEq)] struct Order { tracking_number: Option<String> }
-///
-/// #[derive(serde::Deserialize, serde::Serialize)]
-/// struct Shipment {
-///     tracking_number: String,
-/// }
-///
-/// impl ActionInput<Order> for Shipment {
-///     fn validate(&self) -> Result<(), Invalid> {
-///         if self.tracking_number.trim().is_empty() {
-///             return Err(Invalid::new("tracking_number", "must not be empty"));
-///         }
-///         Ok(())
-///     }
-///
-///     fn edit(&self, order: &mut Order) {
-///         order.tracking_number = Some(self.tracking_number.clone());
-///     }
-/// }
-/// ```
-pub trait ActionInput<R>: DeserializeOwned + Serialize + Send + Sync + 'static {
-    /// Checks what the types cannot say. The default accepts.
-    ///
-    /// # Errors
-    /// [`Invalid`] naming the field: the request is a 422.
-    fn validate(&self) -> Result<(), Invalid> {
-        Ok(())
-    }
-
-    /// The reason the history records for the move. None by default.
-    fn reason(&self) -> Option<String> {
-        None
-    }
-
-    /// Changes the resource as the move commits. Nothing by default.
-    fn edit(&self, resource: &mut R) {
-        let _ = resource;
-    }
-}
-
-fn parse_input<R, T: ActionInput<R>>(body: &Value) -> Result<ParsedInput<R>, InputError> {
-    let input: T = from_object(body).map_err(InputError::Invalid)?;
-    input.validate().map_err(InputError::Invalid)?;
-    let metadata = serde_json::to_value(&input)
-        .map_err(|error| InputError::Invalid(Invalid::new(String::new(), error.to_string())))?;
-    Ok(ParsedInput {
-        reason: input.reason(),
-        metadata,
-        edit: Box::new(move |resource| input.edit(resource)),
-    })
-}
-
-/// `T` from a JSON object, naming the field that does not fit. Anything but
-/// an object is refused: serde would read a struct from an array too, which
-/// no schema of an object admits.
-pub(crate) fn from_object<T: DeserializeOwned>(body: &Value) -> Result<T, Invalid> {
-    if !body.is_object() {
-        return Err(Invalid::new(String::new(), "expected a JSON object"));
-    }
-    serde_path_to_error::deserialize(body).map_err(|error| {
-        let path = error.path().to_string();
-        let message = error.into_inner().to_string();
-        Invalid::new(field_of(&path, &message), message)
-    })
-}
-
-/// The field a serde error is about: its path, or for a missing or unknown
-/// member (reported on the object that lacks or has it) the member's name.
-fn field_of(path: &str, message: &str) -> String {
-    let member = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
-        .and_then(|rest| rest.split_once('`'))
-        .map(|(name, _)| name);
-    // An unknown member's path already ends in its name.
-    let missing = message.starts_with("missing field `");
-    match (path, member) {
-        (".", Some(name)) => name.to_owned(),
-        (".", None) => String::new(),
-        (path, Some(name)) if missing => format!("{path}.{name}"),
-        (path, _) => path.to_owned(),
-    }
-}
-
-/// Parses a body as JSON: empty is `{}`, so an action whose input is all
-/// optional needs no body. `state_field`, the member naming the target of
-/// a move by target, is not part of the input and is removed.
-pub(crate) fn body_json(body: &[u8], state_field: Option<&str>) -> Result<Value, InputError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(serde_json::Map::new()));
-    }
-    let mut value: Value =
-        serde_json::from_slice(body).map_err(|error| InputError::Syntax(error.to_string()))?;
-    if let (Some(field), Value::Object(members)) = (state_field, &mut value) {
-        members.remove(field);
-    }
-    Ok(value)
-}
-
 /// A committed move, as a hook receives it.
 #[derive(Clone, Debug)]
 pub struct Committed<R: Resource> {
@@ -324,7 +169,7 @@ impl<R: Resource> Default for Inner<R> {
 ///
 /// ```
 /// use conflict_runtime::guard::Blocker;
-/// use conflict_runtime::http::Rules;
+/// use conflict_runtime::moves::Rules;
 /// # use conflict_runtime::{StateMachine, store::Resource};
 /// # #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
 /// # enum DoorState { #[state(initial, on(open -> Open))] Closed, #[state(on(close -> Closed))] Open }
@@ -350,8 +195,8 @@ impl<R: Resource> Default for Inner<R> {
 ///     });
 /// ```
 pub struct Rules<R: Resource> {
-    // `None` until a rule is added: `MoveRequest::apply` makes empty rules
-    // per request, and they cost no allocation.
+    // `None` until a rule is added: empty rules cost no allocation, so a
+    // caller without rules can make them per move.
     inner: Option<Arc<Inner<R>>>,
 }
 
@@ -698,27 +543,4 @@ pub struct MoveOption<S: StateMachine> {
     pub to: S,
     /// What the guards say.
     pub verdict: Verdict,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::field_of;
-
-    #[test]
-    fn the_field_of_a_serde_error_names_missing_and_unknown_members() {
-        assert_eq!(
-            field_of(".", "missing field `tracking_number`"),
-            "tracking_number"
-        );
-        assert_eq!(
-            field_of("address.zip", "unknown field `zip`, expected `city`"),
-            "address.zip"
-        );
-        assert_eq!(field_of("address", "missing field `city`"), "address.city");
-        assert_eq!(
-            field_of("reason", "invalid type: integer `5`, expected a string"),
-            "reason"
-        );
-        assert_eq!(field_of(".", "invalid type: string, expected a map"), "");
-    }
 }

@@ -13,6 +13,7 @@ use super::extract::{
 };
 use super::problem::{PROBLEM_JSON, ProblemKind};
 use crate::machine::{Action, StateMachine};
+use crate::moves::MoveErrorKind;
 
 /// The problems a request part can answer with: implemented by this crate's
 /// extractors (and tuples of them) so that a route's responses follow from
@@ -70,21 +71,19 @@ impl<S, F> Problems for TargetState<S, F> {
 
 impl<S: StateMachine, Id, F> Problems for MoveRequest<S, Id, F> {
     fn problems(kinds: &mut Vec<ProblemKind>) {
+        // What extraction refuses: the id, the action, `If-Match`, the body's size.
         kinds.extend([
             ProblemKind::NotFound,
             ProblemKind::UnknownAction,
             ProblemKind::MalformedRequest,
-            ProblemKind::UnsupportedMediaType,
             ProblemKind::PayloadTooLarge,
-            ProblemKind::UnknownState,
-            ProblemKind::PreconditionFailed,
-            ProblemKind::PreconditionRequired,
-            ProblemKind::InvalidInput,
-            ProblemKind::Forbidden,
-            ProblemKind::IllegalTransition,
-            ProblemKind::TransitionBlocked,
-            ProblemKind::Contended,
         ]);
+        // What the engine refuses, through the one table of kinds.
+        kinds.extend(
+            MoveErrorKind::ALL
+                .iter()
+                .map(|&kind| ProblemKind::of_move(kind)),
+        );
     }
 }
 

@@ -2,3 +2,4 @@
 //! tests drive exactly the router the examples serve.
 
 pub mod orders;
+pub mod shipping;

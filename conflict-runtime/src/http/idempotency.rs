@@ -551,7 +551,10 @@ where
 }
 
 fn replay(stored: StoredResponse) -> Response {
-    let mut response = (stored.status, stored.headers, stored.body).into_response();
+    // The kept headers as they were: no content type of the body's own.
+    let mut response = Response::new(Body::from(stored.body));
+    *response.status_mut() = stored.status;
+    *response.headers_mut() = stored.headers;
     response
         .headers_mut()
         .insert(IDEMPOTENCY_REPLAYED, HeaderValue::from_static("true"));

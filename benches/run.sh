@@ -65,6 +65,44 @@ for round in $(seq "$http_rounds"); do
     done
 done
 
+step "3b. the whole orders service against the same service written by hand (wrk)"
+cargo build -q --release -p conflict-examples --example orders
+cargo build -q --release -p conflict-benches --bin orders-by-hand
+port=39872
+seed() { # an order 1, shipped: GET and the 409 read it
+    curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/orders" -H 'content-type: application/json' \
+        -d '{"item": "lamp", "quantity": 1}'
+    curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/orders/1/pay"
+    curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/orders/1/ship" \
+        -H 'content-type: application/json' -d '{"tracking_number": "1Z999AA1"}'
+}
+load() { # mode, seconds -> one RESULT line
+    MODE="$1" THREADS=1 taskset -c 1 wrk -t1 -c32 -d"$2s" -s benches/service.lua \
+        "http://127.0.0.1:$port" | grep '^RESULT'
+}
+for round in $(seq "$http_rounds"); do
+    for impl in conflict hand; do
+        if [ "$impl" = conflict ]; then
+            server_bin=("$target/release/examples/orders")
+        else
+            server_bin=("$target/release/orders-by-hand")
+        fi
+        # Both as users run them: default settings, default logging.
+        taskset -c 0 "${server_bin[@]}" --addr "127.0.0.1:$port" > /dev/null 2>&1 & server=$!
+        for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+        seed
+        for mode in get conflict; do
+            line=$(load "$mode" "$http_seconds")
+            echo "service	$mode	$impl	$round	${line#RESULT }" >> "$results"
+        done
+        # Pending orders for `pay`: created for twice as long as they are paid.
+        load create $((http_seconds * 2)) > /dev/null
+        line=$(load pay "$http_seconds")
+        echo "service	pay	$impl	$round	${line#RESULT }" >> "$results"
+        kill "$server"; wait "$server" 2>/dev/null || true
+    done
+done
+
 step "4. compile time: 20 derived machines against the same machines by hand"
 gen=target/compile-bench
 rm -rf "$gen"

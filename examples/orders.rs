@@ -19,27 +19,37 @@ const USAGE: &str = "usage: orders [--addr HOST:PORT] [--database-url URL] [--re
   --addr HOST:PORT      where to listen (default 127.0.0.1:3000, or ORDERS_ADDR)
   --database-url URL    keep orders in Postgres (or DATABASE_URL); default: in memory
   --require-if-match    refuse moves without If-Match (428)
+  --log-requests        log a line per request (or RUST_LOG=info,tower_http=debug)
   --print-machine       print the order machine as text and exit";
 
 struct Arguments {
     addr: SocketAddr,
     database_url: Option<String>,
     options: Options,
+    log_requests: bool,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=debug")),
-        )
-        .init();
     let Arguments {
         addr,
         database_url,
         options,
+        log_requests,
     } = arguments()?;
+    // What a production service logs: start-up, warnings and errors, hook
+    // failures. A line per request is opt-in: `--log-requests`, or
+    // `RUST_LOG=info,tower_http=debug`.
+    let default_filter = if log_requests {
+        "info,tower_http=debug"
+    } else {
+        "info"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
+        )
+        .init();
     let app = match database_url {
         Some(url) => {
             let pool = PgPool::connect(&url).await?;
@@ -67,10 +77,12 @@ fn arguments() -> Result<Arguments, String> {
         .ok()
         .filter(|url| !url.is_empty());
     let mut options = Options::default();
+    let mut log_requests = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
             "--require-if-match" => options.require_if_match = true,
+            "--log-requests" => log_requests = true,
             "--print-machine" => {
                 print!("{}", conflict_runtime::diagram::text::<OrderStatus>());
                 std::process::exit(0);
@@ -90,5 +102,6 @@ fn arguments() -> Result<Arguments, String> {
         addr,
         database_url,
         options,
+        log_requests,
     })
 }

@@ -1,0 +1,549 @@
+//! The `orders` service written by hand with axum, for the whole-service
+//! benchmark: `orders-by-hand --addr HOST:PORT`.
+//!
+//! Same routes, statuses, bodies and headers as `cargo run --example orders`
+//! for what the benchmark sends, and the same layers with the same defaults:
+//! idempotency keys (in memory), a 64 KiB body limit, `TraceLayer` under an
+//! `info` filter, a catch-panic layer answering a problem body. Moves check
+//! the table, `pay`'s credit limit, `refund`'s permission and `ship`'s and
+//! `cancel`'s input, and record the history under the same lock as the move.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    Pending,
+    Paid,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Refunded,
+}
+
+impl Status {
+    fn name(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Paid => "paid",
+            Status::Shipped => "shipped",
+            Status::Delivered => "delivered",
+            Status::Cancelled => "cancelled",
+            Status::Refunded => "refunded",
+        }
+    }
+
+    /// The actions this state allows, and where they lead.
+    fn moves(self) -> &'static [(&'static str, Status)] {
+        match self {
+            Status::Pending => &[("pay", Status::Paid), ("cancel", Status::Cancelled)],
+            Status::Paid => &[
+                ("ship", Status::Shipped),
+                ("cancel", Status::Cancelled),
+                ("refund", Status::Refunded),
+            ],
+            Status::Shipped => &[("deliver", Status::Delivered)],
+            Status::Delivered | Status::Cancelled | Status::Refunded => &[],
+        }
+    }
+}
+
+const ACTIONS: [&str; 5] = ["pay", "cancel", "ship", "refund", "deliver"];
+
+#[derive(Clone, Debug, Serialize)]
+struct Order {
+    id: u64,
+    status: Status,
+    item: String,
+    quantity: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracking_number: Option<String>,
+}
+
+#[allow(
+    dead_code,
+    reason = "kept as the service keeps it; this benchmark does not read it"
+)]
+struct Entry {
+    version: u64,
+    from: Status,
+    to: Status,
+    action: &'static str,
+    at: SystemTime,
+    actor: Option<String>,
+    reason: Option<String>,
+    metadata: Option<Value>,
+}
+
+struct Stored {
+    order: Order,
+    version: u64,
+    history: Vec<Entry>,
+}
+
+#[derive(Default)]
+struct Orders {
+    orders: HashMap<u64, Stored>,
+    last_id: u64,
+}
+
+type Shared = Arc<Mutex<Orders>>;
+
+fn problem(status: StatusCode, kind: &str, title: &str, detail: String, body: Value) -> Response {
+    let mut members = json!({
+        "type": format!("urn:conflict:problem:{kind}"),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let (Value::Object(members), Value::Object(extra)) = (&mut members, body) {
+        members.extend(extra);
+    }
+    let mut response = (status, members.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+fn represent(status: StatusCode, order: &Order, version: u64) -> Response {
+    let mut response = (status, axum::Json(order)).into_response();
+    if let Ok(tag) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+fn not_found(id: &str, instance: &str) -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        format!("no order {id} exists"),
+        json!({"instance": instance, "resource": "order"}),
+    )
+}
+
+#[derive(Deserialize)]
+struct NewOrder {
+    item: String,
+    quantity: u32,
+}
+
+async fn create(State(orders): State<Shared>, body: Bytes) -> Response {
+    let Ok(new) = serde_json::from_slice::<NewOrder>(&body) else {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            "Invalid input",
+            "expected {\"item\", \"quantity\"}".to_owned(),
+            json!({"instance": "/orders"}),
+        );
+    };
+    if new.item.trim().is_empty() || new.quantity < 1 {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            "Invalid input",
+            "`item` must name what is ordered and `quantity` be at least 1".to_owned(),
+            json!({"instance": "/orders"}),
+        );
+    }
+    let mut orders = orders.lock().unwrap_or_else(PoisonError::into_inner);
+    orders.last_id += 1;
+    let id = orders.last_id;
+    let order = Order {
+        id,
+        status: Status::Pending,
+        item: new.item.trim().to_owned(),
+        quantity: new.quantity,
+        tracking_number: None,
+    };
+    let mut response = represent(StatusCode::CREATED, &order, 1);
+    orders.orders.insert(
+        id,
+        Stored {
+            order,
+            version: 1,
+            history: Vec::new(),
+        },
+    );
+    if let Ok(location) = HeaderValue::from_str(&format!("/orders/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+async fn show(
+    State(orders): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let instance = format!("/orders/{id}");
+    let Some(stored) = id.parse::<u64>().ok().and_then(|key| {
+        let orders = orders.lock().unwrap_or_else(PoisonError::into_inner);
+        orders
+            .orders
+            .get(&key)
+            .map(|stored| (stored.order.clone(), stored.version))
+    }) else {
+        return not_found(&id, &instance);
+    };
+    let (order, version) = stored;
+    let tag = format!("\"{version}\"");
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == tag)
+        });
+    if fresh {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(tag) = HeaderValue::from_str(&tag) {
+            response.headers_mut().insert(header::ETAG, tag);
+        }
+        return response;
+    }
+    represent(StatusCode::OK, &order, version)
+}
+
+/// The input an action reads from the body, checked.
+fn input(
+    action: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    instance: &str,
+) -> Result<Option<Value>, Response> {
+    if !matches!(action, "ship" | "cancel") {
+        return Ok(None);
+    }
+    let invalid = |field: &str, detail: String| {
+        problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            "Invalid input",
+            detail,
+            json!({"instance": instance, "field": field}),
+        )
+    };
+    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !json {
+            return Err(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the action's input as JSON".to_owned(),
+                json!({"instance": instance}),
+            ));
+        }
+        serde_json::from_slice(body).map_err(|error| {
+            problem(
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                "Malformed request",
+                format!("the body is not JSON: {error}"),
+                json!({"instance": instance}),
+            )
+        })?
+    };
+    if action == "ship" {
+        let number = value.get("tracking_number").and_then(Value::as_str);
+        let Some(number) = number.filter(|n| {
+            (1..=64).contains(&n.len()) && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        }) else {
+            return Err(invalid(
+                "tracking_number",
+                "`tracking_number`: 1 to 64 letters, digits or dashes".to_owned(),
+            ));
+        };
+        return Ok(Some(json!({ "tracking_number": number })));
+    }
+    match value.get("reason") {
+        None | Some(Value::Null) => Ok(Some(json!({ "reason": null }))),
+        Some(Value::String(reason)) if reason.chars().count() <= 500 => {
+            Ok(Some(json!({ "reason": reason })))
+        }
+        Some(_) => Err(invalid(
+            "reason",
+            "`reason`: at most 500 characters".to_owned(),
+        )),
+    }
+}
+
+fn names<T: Copy>(
+    items: impl Iterator<Item = T>,
+    name: impl Fn(T) -> &'static str,
+) -> Vec<&'static str> {
+    items.map(name).collect()
+}
+
+async fn act(
+    State(orders): State<Shared>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let instance = format!("/orders/{id}/{action}");
+    let Ok(key) = id.parse::<u64>() else {
+        return not_found(&id, &instance);
+    };
+    let Some(&action) = ACTIONS.iter().find(|known| **known == action) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "unknown-action",
+            "Unknown action",
+            format!("unknown order action `{action}`"),
+            json!({"instance": instance, "resource": "order", "known_actions": ACTIONS}),
+        );
+    };
+    let permissions = headers
+        .get("x-permissions")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let actor = headers
+        .get("x-user")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let if_match = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut all = orders.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(stored) = all.orders.get_mut(&key) else {
+        drop(all);
+        return not_found(&id, &instance);
+    };
+    if action == "refund" && !permissions.split(',').any(|p| p.trim() == "orders:refund") {
+        drop(all);
+        return problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            format!("you may not refund order {id}"),
+            json!({"instance": instance, "resource": "order", "action": "refund"}),
+        );
+    }
+    let tag = format!("\"{}\"", stored.version);
+    if let Some(expected) = if_match
+        && !expected
+            .split(',')
+            .any(|t| t.trim() == "*" || t.trim() == tag)
+    {
+        let current = stored.order.status;
+        drop(all);
+        return problem(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "Precondition failed",
+            format!(
+                "order {id} has changed: it is {} now, with ETag {tag}",
+                current.name()
+            ),
+            json!({"instance": instance, "resource": "order", "current_state": current.name(), "etag": tag}),
+        );
+    }
+    let input = match input(action, &headers, &body, &instance) {
+        Ok(input) => input,
+        Err(refused) => return refused,
+    };
+    let from = stored.order.status;
+    let refund_permitted = permissions.split(',').any(|p| p.trim() == "orders:refund");
+    let quantity = stored.order.quantity;
+    // What this caller may do: the permitted moves no guard blocks.
+    let open = || {
+        from.moves().iter().filter(move |(name, _)| match *name {
+            "refund" => refund_permitted,
+            "pay" => quantity <= 100,
+            _ => true,
+        })
+    };
+    let Some(&(_, to)) = from.moves().iter().find(|(name, _)| *name == action) else {
+        drop(all);
+        let target = match action {
+            "pay" => "paid",
+            "cancel" => "cancelled",
+            "ship" => "shipped",
+            "refund" => "refunded",
+            _ => "delivered",
+        };
+        return problem(
+            StatusCode::CONFLICT,
+            "illegal-transition",
+            "Illegal state transition",
+            format!("cannot {action} order {id}: it is {}", from.name()),
+            json!({
+                "instance": instance,
+                "resource": "order",
+                "current_state": from.name(),
+                "action": action,
+                "requested_state": target,
+                "allowed_next_states": names(open().map(|m| m.1), Status::name),
+                "allowed_actions": names(open().map(|m| m.0), |a| a),
+            }),
+        );
+    };
+    if action == "pay" && quantity > 100 {
+        let allowed_states = names(open().map(|m| m.1), Status::name);
+        let allowed_actions = names(open().map(|m| m.0), |a| a);
+        drop(all);
+        return problem(
+            StatusCode::CONFLICT,
+            "transition-blocked",
+            "Transition blocked",
+            format!(
+                "cannot pay order {id} now: an order of more than 100 units needs a credit review before it is paid"
+            ),
+            json!({
+                "instance": instance, "resource": "order", "current_state": from.name(), "action": action,
+                "blockers": [{"code": "quantity_limit", "message": "an order of more than 100 units needs a credit review before it is paid",
+                              "parameters": {"quantity": quantity, "limit": 100}}],
+                "allowed_next_states": allowed_states, "allowed_actions": allowed_actions,
+            }),
+        );
+    }
+    stored.order.status = to;
+    stored.version += 1;
+    if let Some(number) = input
+        .as_ref()
+        .and_then(|i| i.get("tracking_number"))
+        .and_then(Value::as_str)
+    {
+        stored.order.tracking_number = Some(number.to_owned());
+    }
+    stored.history.push(Entry {
+        version: stored.version,
+        from,
+        to,
+        action,
+        at: SystemTime::now(),
+        actor,
+        reason: input
+            .as_ref()
+            .and_then(|i| i.get("reason"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        metadata: input,
+    });
+    let (order, version) = (stored.order.clone(), stored.version);
+    drop(all);
+    if action == "ship" {
+        tracing::info!(order = id, "order shipped: the customer would be told here");
+    }
+    represent(StatusCode::OK, &order, version)
+}
+
+/// Kept answers of requests with an `Idempotency-Key`.
+type Keys = Arc<Mutex<HashMap<String, Option<(StatusCode, HeaderMap, Bytes)>>>>;
+
+async fn idempotency(State(keys): State<Keys>, request: Request, next: Next) -> Response {
+    let unsafe_method = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let key = request
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (true, Some(key)) = (unsafe_method, key) else {
+        return next.run(request).await;
+    };
+    {
+        let mut kept = keys.lock().unwrap_or_else(PoisonError::into_inner);
+        match kept.get(&key) {
+            Some(Some((status, headers, body))) => {
+                let mut response = (*status, headers.clone(), body.clone()).into_response();
+                response
+                    .headers_mut()
+                    .insert("idempotency-replayed", HeaderValue::from_static("true"));
+                return response;
+            }
+            Some(None) => return StatusCode::CONFLICT.into_response(),
+            None => {
+                kept.insert(key.clone(), None);
+            }
+        }
+    }
+    let response = next.run(request).await;
+    let (head, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    keys.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, Some((head.status, head.headers.clone(), body.clone())));
+    Response::from_parts(head, Body::from(body))
+}
+
+async fn fallback(uri: axum::http::Uri) -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        format!("no route serves `{}`", uri.path()),
+        json!({"instance": uri.path()}),
+    )
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let mut args = std::env::args().skip(1);
+    let mut addr = "127.0.0.1:3000".to_owned();
+    while let Some(arg) = args.next() {
+        if arg == "--addr" {
+            addr = args.next().ok_or("--addr needs HOST:PORT")?;
+        }
+    }
+    let app = Router::new()
+        .route("/orders", post(create))
+        .route("/orders/{id}", get(show))
+        .route("/orders/{id}/{action}", post(act))
+        .fallback(fallback)
+        .with_state(Shared::default())
+        .layer(middleware::from_fn_with_state(Keys::default(), idempotency))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_| {
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+                "the server failed to handle the request; it has been logged".to_owned(),
+                json!({}),
+            )
+        }));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(
+        "orders (by hand) listening on http://{}",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app).await?;
+    Ok(())
+}

@@ -87,8 +87,9 @@ for round in $(seq "$http_rounds"); do
         else
             server_bin=("$target/release/orders-by-hand")
         fi
-        # Both as users run them: default settings, default logging.
-        taskset -c 0 "${server_bin[@]}" --addr "127.0.0.1:$port" > /dev/null 2>&1 & server=$!
+        # Both as users run them: default settings, default logging, in
+        # memory (the example would keep its orders in DATABASE_URL).
+        env -u DATABASE_URL taskset -c 0 "${server_bin[@]}" --addr "127.0.0.1:$port" > /dev/null 2>&1 & server=$!
         for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
         seed
         for mode in get conflict; do

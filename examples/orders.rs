@@ -1,13 +1,16 @@
-//! `cargo run --example orders [-- --addr HOST:PORT] [--require-if-match]`:
-//! the orders service on an in-memory store, on 127.0.0.1:3000 unless
-//! `--addr` or `ORDERS_ADDR` says otherwise.
+//! `cargo run --example orders [-- --addr HOST:PORT] [--database-url URL]`:
+//! the orders service on 127.0.0.1:3000 unless `--addr` or `ORDERS_ADDR`
+//! says otherwise; in memory, or in SQLite (`sqlite://orders.db`) or
+//! Postgres (`postgres://...`) tables.
 
 use std::net::SocketAddr;
 
-use conflict_examples::orders::{Options, OrderStatus, Orders, router_with};
+use conflict_examples::orders::{MemoryOrders, Options, OrderStatus, router_with};
+use conflict_examples::storage::{migrate_postgres, migrate_sqlite, orders_table};
 use conflict_runtime::http::Problem;
 use conflict_runtime::http::{MemoryKeys, PgKeys};
-use conflict_runtime::store::{PgPool, PgStore};
+use conflict_runtime::store::{PgPool, PgStore, SqliteStore};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing_subscriber::EnvFilter;
@@ -17,7 +20,8 @@ const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 const USAGE: &str = "usage: orders [--addr HOST:PORT] [--database-url URL] [--require-if-match]
 
   --addr HOST:PORT      where to listen (default 127.0.0.1:3000, or ORDERS_ADDR)
-  --database-url URL    keep orders in Postgres (or DATABASE_URL); default: in memory
+  --database-url URL    keep orders in SQLite (sqlite://orders.db) or Postgres
+                        (postgres://...), or DATABASE_URL; default: in memory
   --require-if-match    refuse moves without If-Match (428)
   --log-requests        log a line per request (or RUST_LOG=info,tower_http=debug)
   --print-machine       print the order machine as text and exit";
@@ -51,13 +55,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let app = match database_url {
+        Some(url) if url.starts_with("sqlite:") => {
+            // WAL: readers do not wait for the writer; created if missing.
+            let connect = url
+                .parse::<SqliteConnectOptions>()?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal);
+            let pool = SqlitePoolOptions::new().connect_with(connect).await?;
+            migrate_sqlite(&pool).await?;
+            tracing::info!("orders kept in SQLite at {url}");
+            let orders = SqliteStore::connect(pool, orders_table()).await?;
+            router_with(orders, MemoryKeys::default(), options)
+        }
         Some(url) => {
             let pool = PgPool::connect(&url).await?;
-            PgStore::<conflict_examples::orders::Order>::migrate(&pool).await?;
+            migrate_postgres(&pool).await?;
             tracing::info!("orders kept in Postgres");
-            router_with(PgStore::new(pool.clone()), PgKeys::new(pool), options)
+            let orders = PgStore::connect(pool.clone(), orders_table()).await?;
+            router_with(orders, PgKeys::new(pool), options)
         }
-        None => router_with(Orders::new(), MemoryKeys::default(), options),
+        None => router_with(MemoryOrders::new(), MemoryKeys::default(), options),
     };
     let app = app
         .layer(TraceLayer::new_for_http())

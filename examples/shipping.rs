@@ -8,14 +8,15 @@
 //! ```
 //!
 //! With `--database-url` (or `DATABASE_URL`) it moves the orders the
-//! service keeps in Postgres; without it, it works on three paid orders of
+//! service keeps in Postgres or SQLite; without it, it works on three paid orders of
 //! its own, in memory, so that it runs with no setup:
 //! `printf 'ship 1 1Z999\nship 1 1Z999\nrefund 2\n' | cargo run --example shipping`.
 
 use conflict_examples::orders::{Order, OrderStatus, rules};
 use conflict_examples::shipping::{Outcome, run};
+use conflict_examples::storage::{migrate_postgres, migrate_sqlite, orders_table};
 use conflict_runtime::moves::Engine;
-use conflict_runtime::store::{MemoryStore, PgPool, PgStore, Store};
+use conflict_runtime::store::{MemoryStore, PgPool, PgStore, SqlitePool, SqliteStore, Store};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tracing_subscriber::EnvFilter;
@@ -41,18 +42,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if let Some(url) = database_url {
+        if url.starts_with("sqlite:") {
+            let pool = SqlitePool::connect(&url).await?;
+            migrate_sqlite(&pool).await?;
+            let orders = SqliteStore::connect(pool, orders_table()).await?;
+            return consume(Engine::new(orders, rules())).await;
+        }
         let pool = PgPool::connect(&url).await?;
-        PgStore::<Order>::migrate(&pool).await?;
-        return consume(Engine::new(PgStore::new(pool), rules())).await;
+        migrate_postgres(&pool).await?;
+        let orders = PgStore::connect(pool, orders_table()).await?;
+        return consume(Engine::new(orders, rules())).await;
     }
     let orders = MemoryStore::new();
     for item in ["lamp", "chair", "desk"] {
-        let order = orders.create(|id| Order {
+        let order = orders.create(|&id| Order {
             id,
             status: OrderStatus::Paid,
             item: item.to_owned(),
             quantity: 1,
             tracking_number: None,
+            payment: None,
         });
         eprintln!("order {}: {item}, paid (in memory)", order.id());
     }
@@ -61,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Feeds standard input to the job through a channel, as a queue would,
 /// and prints what became of each command.
-async fn consume<St: Store<Order, Id = u64>>(
+async fn consume<St: Store<Order, Id = i64>>(
     engine: Engine<Order, St>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let (lines, received) = mpsc::channel(64);

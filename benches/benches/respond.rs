@@ -19,10 +19,11 @@ fn respond(c: &mut Criterion) {
         item: "lamp".to_owned(),
         quantity: 1,
         tracking_number: Some("1Z999".to_owned()),
+        payment: None,
     };
     let mut group = c.benchmark_group("respond");
     group.bench_function("200 order", |b| {
-        b.iter(|| Versioned::new(42_u64, 3, black_box(order.clone())).into_response());
+        b.iter(|| Versioned::new(42_i64, 3, black_box(order.clone())).into_response());
     });
     group.bench_function("409 problem", |b| {
         b.iter(|| {

@@ -49,6 +49,54 @@ impl conflict_runtime::store::Resource for Door {
     }
 }
 
+/// A door in a SQL table of the benchmarks: `bench_doors(id, name, state,
+/// version)`.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Latch {
+    /// What it is.
+    pub name: String,
+    /// Its state.
+    pub state: DoorState,
+}
+
+impl Latch {
+    /// A closed door.
+    #[must_use]
+    pub fn closed() -> Self {
+        Latch {
+            name: "door".to_owned(),
+            state: DoorState::Closed,
+        }
+    }
+}
+
+impl conflict_runtime::store::Resource for Latch {
+    type State = DoorState;
+
+    fn state(&self) -> DoorState {
+        self.state
+    }
+
+    fn set_state(&mut self, state: DoorState) {
+        self.state = state;
+    }
+}
+
+impl<'r, Row> sqlx::FromRow<'r, Row> for Latch
+where
+    Row: sqlx::Row,
+    &'static str: sqlx::ColumnIndex<Row>,
+    String: sqlx::Decode<'r, Row::Database> + sqlx::Type<Row::Database>,
+    DoorState: sqlx::Decode<'r, Row::Database> + sqlx::Type<Row::Database>,
+{
+    fn from_row(row: &'r Row) -> Result<Self, sqlx::Error> {
+        Ok(Latch {
+            name: row.try_get("name")?,
+            state: row.try_get("state")?,
+        })
+    }
+}
+
 /// How many doors the benchmarks preload.
 pub const DOORS: u64 = 1000;
 

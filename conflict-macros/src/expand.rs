@@ -142,6 +142,8 @@ impl<'m, 'a> Codegen<'m, 'a> {
         let action = self.action_impl();
         let action_traits = self.action_traits();
         let guard_fns = self.guard_fns();
+        let rt = &self.rt;
+        let ident = self.machine.ident;
         quote! {
             #action_enum_definition
 
@@ -153,6 +155,7 @@ impl<'m, 'a> Codegen<'m, 'a> {
                 #machine
                 #action
                 #action_traits
+                #rt::__private::sql_state!(#ident);
             };
         }
     }

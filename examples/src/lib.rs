@@ -3,3 +3,4 @@
 
 pub mod orders;
 pub mod shipping;
+pub mod storage;

@@ -16,11 +16,14 @@ use conflict_runtime::StateMachine;
 use conflict_runtime::guard::Blocker;
 use conflict_runtime::http::openapi::{self, IdempotencyProblems, Problems, problem_responses};
 use conflict_runtime::http::{
-    self, Conditional, Created, Explain, History, Idempotency, IdempotencyStore, JsonObject,
-    MemoryKeys, MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
+    self, ActionPath, Bulk, Conditional, Created, Explain, History, Idempotency, IdempotencyStore,
+    JsonObject, ListQuery, Listed, MAX_BULK, MemoryKeys, MoveRequest, Problem, ProblemKind,
+    ResourceId, Transitions,
 };
-use conflict_runtime::moves::{ActionInput, Caller, Invalid, Moved, Rules};
-use conflict_runtime::store::{Create, Inserted, MemoryStore, Resource, Store};
+use conflict_runtime::moves::{ActionInput, Caller, Engine, Input, Invalid, Moved, Rules};
+use conflict_runtime::store::{Inserted, Keyed, MemoryStore, Move, Resource};
+
+use crate::storage::Orders;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
@@ -57,11 +60,11 @@ pub enum OrderStatus {
     Refunded,
 }
 
-/// An order as stored and served.
+/// An order as stored and served: a row of the `orders` table in SQL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
-    /// Given by the store.
-    pub id: u64,
+    /// Given by the store: the table's own sequence in SQL.
+    pub id: i64,
     /// Where the order is in its lifecycle.
     pub status: OrderStatus,
     /// What was ordered.
@@ -71,6 +74,102 @@ pub struct Order {
     /// The carrier's number, from `ship`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
+    /// How it was paid, from `pay`: a row of `payments` in SQL, beside the
+    /// order in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<Payment>,
+}
+
+/// A payment, recorded as `pay` commits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// `card` or `invoice`.
+    pub method: PaymentMethod,
+    /// When, in RFC 3339.
+    pub paid_at: String,
+}
+
+/// How an order is paid.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    /// By card, the default.
+    #[default]
+    Card,
+    /// On invoice.
+    Invoice,
+}
+
+impl PaymentMethod {
+    /// The wire name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            PaymentMethod::Card => "card",
+            PaymentMethod::Invoice => "invoice",
+        }
+    }
+
+    /// The method of a wire name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "card" => Some(PaymentMethod::Card),
+            "invoice" => Some(PaymentMethod::Invoice),
+            _ => None,
+        }
+    }
+}
+
+/// The input of `pay`: an optional `{"method": "card" | "invoice"}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Pay {
+    /// How; a card when absent.
+    #[serde(default)]
+    pub method: PaymentMethod,
+}
+
+impl ActionInput<Order> for Pay {
+    fn edit(&self, order: &mut Order) {
+        order.payment = Some(Payment {
+            method: self.method,
+            paid_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        });
+    }
+}
+
+// Read by hand rather than derived: the workspace builds one `syn`, and
+// `sqlx`'s derive brings another. `#[derive(sqlx::FromRow)]` with
+// `#[sqlx(try_from = "i64")]` on `quantity` and `#[sqlx(skip)]` on
+// `payment` does the same.
+impl<'r, Row> sqlx::FromRow<'r, Row> for Order
+where
+    Row: sqlx::Row,
+    &'static str: sqlx::ColumnIndex<Row>,
+    i64: sqlx::Decode<'r, Row::Database> + sqlx::Type<Row::Database>,
+    String: sqlx::Decode<'r, Row::Database> + sqlx::Type<Row::Database>,
+    OrderStatus: sqlx::Decode<'r, Row::Database> + sqlx::Type<Row::Database>,
+{
+    fn from_row(row: &'r Row) -> Result<Self, sqlx::Error> {
+        let quantity: i64 = row.try_get("quantity")?;
+        Ok(Order {
+            id: row.try_get("id")?,
+            status: row.try_get("status")?,
+            item: row.try_get("item")?,
+            quantity: u32::try_from(quantity).map_err(|error| sqlx::Error::ColumnDecode {
+                index: "quantity".to_owned(),
+                source: Box::new(error),
+            })?,
+            tracking_number: row.try_get("tracking_number")?,
+            payment: None,
+        })
+    }
+}
+
+impl Keyed<i64> for Order {
+    fn set_id(&mut self, id: &i64) {
+        self.id = *id;
+    }
 }
 
 /// The most units an order may have and be paid without a credit review.
@@ -168,6 +267,7 @@ pub const REFUND: &str = "orders:refund";
 pub fn rules() -> Rules<Order> {
     Rules::new()
         .permission(OrderStatusAction::Refund, REFUND)
+        .input::<Pay>(OrderStatusAction::Pay)
         .input::<Shipment>(OrderStatusAction::Ship)
         .input::<Cancellation>(OrderStatusAction::Cancel)
         .after(OrderStatusAction::Ship, "notify_customer", |shipped| async move {
@@ -292,7 +392,7 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32
 }
 
 /// The orders the service keeps in memory.
-pub type Orders = MemoryStore<Order>;
+pub type MemoryOrders = MemoryStore<Order, i64>;
 
 /// Bodies larger than this are refused with 413; orders are small.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -306,19 +406,20 @@ pub struct Options {
 }
 
 /// The service in memory, with default options.
-pub fn router(orders: Orders) -> Router {
+pub fn router(orders: MemoryOrders) -> Router {
     router_with(orders, MemoryKeys::default(), Options::default())
 }
 
-/// The service's routes over `orders` (in memory or in Postgres), with
+/// The service's routes over `orders` (in memory, SQLite or Postgres), with
 /// idempotency keys kept in `keys`.
 pub fn router_with<St, K>(orders: St, keys: K, options: Options) -> Router
 where
-    St: Store<Order, Id = u64> + Create<Order>,
+    St: Orders,
     K: IdempotencyStore,
 {
     Router::new()
-        .route("/orders", post(create::<St>))
+        .route("/orders", post(create::<St>).get(list::<St>))
+        .route("/orders/actions/{action}", post(act_on_many::<St>))
         .route(
             "/orders/{id}",
             get(show::<St>).patch(act::<St>).put(create_at::<St>),
@@ -333,17 +434,23 @@ where
         .layer(Idempotency::new(keys).scoped_by(client))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(App {
-            orders,
+            engine: Engine::new(orders, rules()),
             options,
-            rules: rules(),
         })
 }
 
-#[derive(Clone)]
-struct App<St> {
-    orders: St,
+struct App<St: Orders> {
+    engine: Engine<Order, St>,
     options: Options,
-    rules: Rules<Order>,
+}
+
+impl<St: Orders> Clone for App<St> {
+    fn clone(&self) -> Self {
+        App {
+            engine: self.engine.clone(),
+            options: self.options,
+        }
+    }
 }
 
 /// The client a request comes from, for scoping idempotency keys. A demo
@@ -359,7 +466,7 @@ fn client(parts: &Parts) -> Option<String> {
 
 impl NewOrder {
     /// The order this body asks for, under `id`; 422 naming the bad field.
-    fn into_order(self, id: u64, instance: &str) -> Result<Order, Problem> {
+    fn into_order(self, id: i64, instance: &str) -> Result<Order, Problem> {
         let invalid = |field: &'static str, detail: &str| {
             Problem::new(ProblemKind::InvalidInput, detail)
                 .with_instance(instance)
@@ -381,78 +488,220 @@ impl NewOrder {
             item: item.to_owned(),
             quantity: self.quantity,
             tracking_number: None,
+            payment: None,
         })
     }
 }
 
-/// `POST /orders`: a new order under the next free id.
-async fn create<St: Create<Order>>(
+/// `POST /orders`: a new order under the store's next id.
+async fn create<St: Orders>(
     State(app): State<App<St>>,
     JsonObject(new): JsonObject<NewOrder>,
 ) -> Result<Response, Problem> {
-    // Validate before taking an id, so a refused body does not use one up.
     let order = new.into_order(0, "/orders")?;
-    let created = app
-        .orders
-        .create(|id| Order {
-            id,
-            ..order.clone()
-        })
-        .await?;
+    let created = app.engine.store().create(order).await?;
     let location = format!("/orders/{}", created.id());
     Ok(Created::new(Inserted::Created(created), location).into_response())
 }
 
 /// `PUT /orders/{id}`: creates the order under the client's id, at most once.
-async fn create_at<St: Store<Order, Id = u64>>(
+async fn create_at<St: Orders>(
     State(app): State<App<St>>,
-    id: ResourceId<u64, OrderStatus>,
+    id: ResourceId<i64, OrderStatus>,
     conditional: Conditional,
     JsonObject(new): JsonObject<NewOrder>,
-) -> Result<Created<u64, Order>, Problem> {
-    let order = new.into_order(*id, &format!("/orders/{}", *id))?;
-    id.create(&app.orders, order, &conditional).await
+) -> Result<Created<i64, Order>, Problem> {
+    let instance = format!("/orders/{}", *id);
+    if *id < 1 {
+        return Err(
+            Problem::new(ProblemKind::InvalidInput, "order ids start at 1")
+                .with_instance(instance)
+                .with("field", "id"),
+        );
+    }
+    let order = new.into_order(*id, &instance)?;
+    id.create(app.engine.store(), order, &conditional).await
 }
 
-async fn show<St: Store<Order, Id = u64>>(
+/// `GET /orders/{id}`, with its payment.
+async fn show<St: Orders>(
     State(app): State<App<St>>,
-    id: ResourceId<u64, OrderStatus>,
+    id: ResourceId<i64, OrderStatus>,
     conditional: Conditional,
 ) -> Result<Response, Problem> {
-    Ok(conditional.respond(id.load(&app.orders).await?))
+    let store = app.engine.store();
+    let order = id.load(store).await?;
+    let mut payments = store.payments(&[*id]).await?;
+    Ok(conditional.respond(order.map(|mut order| {
+        order.payment = payments.remove(&order.id).or(order.payment);
+        order
+    })))
+}
+
+/// `GET /orders?status=paid&after=...&limit=...`: orders in any of the
+/// states, a page at a time.
+async fn list<St: Orders>(
+    State(app): State<App<St>>,
+    query: ListQuery<OrderStatus, i64>,
+) -> Result<Listed<i64, Order>, Problem> {
+    let store = app.engine.store();
+    let Listed(mut page) = query.page(store).await?;
+    let ids: Vec<i64> = page.items.iter().map(|order| *order.id()).collect();
+    let mut payments = store.payments(&ids).await?;
+    page.items = page
+        .items
+        .into_iter()
+        .map(|order| {
+            order.map(|mut order| {
+                order.payment = payments.remove(&order.id).or(order.payment);
+                order
+            })
+        })
+        .collect();
+    Ok(Listed(page))
 }
 
 /// Every move of an order: `POST /orders/{id}/{action}` and `PATCH /orders/{id}`.
-async fn act<St: Store<Order, Id = u64>>(
+async fn act<St: Orders>(
     State(app): State<App<St>>,
     user: DemoUser,
-    request: MoveRequest<OrderStatus, u64>,
-) -> Result<Moved<u64, Order>, Problem> {
+    request: MoveRequest<OrderStatus, i64>,
+) -> Result<Moved<i64, Order>, Problem> {
     let request = if app.options.require_if_match {
         request.require_if_match()
     } else {
         request
     };
-    request.apply_with(&app.orders, &app.rules, &user).await
+    let paying = matches!(
+        request.requested(),
+        Some(Move::Action(OrderStatusAction::Pay) | Move::To(OrderStatus::Paid))
+    );
+    let (spec, instance) = request.into_parts();
+    let id = *spec.id();
+    let moved = if paying {
+        St::pay(&app.engine, &user, spec).await
+    } else {
+        app.engine.perform(&user, spec).await
+    }
+    .map_err(|error| Problem::of_move(error, &id).with_instance(instance.as_str()))?;
+    if moved.resource().value().payment.is_some() {
+        return Ok(moved);
+    }
+    // The payment is part of the order's representation, wherever it is kept.
+    let mut payments = app
+        .engine
+        .store()
+        .payments(&[id])
+        .await
+        .map_err(|error| Problem::from(error).with_instance(instance))?;
+    Ok(moved.complete(|order| order.payment = payments.remove(&id)))
+}
+
+/// The body of `POST /orders/actions/{action}`: the orders by id, or those
+/// in some states (at most 1 000 of them), and the action's input.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ManyOrders {
+    /// The orders.
+    #[serde(default)]
+    ids: Option<Vec<i64>>,
+    /// Or: every order in one of these states.
+    #[serde(default)]
+    status: Option<Vec<OrderStatus>>,
+    /// The action's input, for each order.
+    #[serde(default)]
+    input: Option<serde_json::Value>,
+}
+
+/// `POST /orders/actions/{action}`: one action on many orders, with a
+/// result per order.
+async fn act_on_many<St: Orders>(
+    State(app): State<App<St>>,
+    user: DemoUser,
+    ActionPath(action): ActionPath<OrderStatus>,
+    JsonObject(many): JsonObject<ManyOrders>,
+) -> Result<Bulk<i64, Order>, Problem> {
+    let instance = format!("/orders/actions/{action}");
+    let invalid = |field: &'static str, detail: String| {
+        Problem::new(ProblemKind::InvalidInput, detail)
+            .with_instance(instance.as_str())
+            .with("field", field)
+    };
+    let (ids, more) = match (many.ids, many.status) {
+        (Some(ids), None) if ids.len() > MAX_BULK => {
+            return Err(invalid(
+                "ids",
+                format!(
+                    "one request moves at most {MAX_BULK} orders, not {}",
+                    ids.len()
+                ),
+            ));
+        }
+        (Some(ids), None) => (ids, false),
+        (None, Some(states)) if !states.is_empty() => {
+            let page = app
+                .engine
+                .store()
+                .list(&states, None, MAX_BULK)
+                .await
+                .map_err(|error| Problem::from(error).with_instance(instance.as_str()))?;
+            let ids = page.items.iter().map(|order| *order.id()).collect();
+            (ids, page.next.is_some())
+        }
+        _ => {
+            return Err(invalid(
+                "ids",
+                "name the orders with `ids`, or the states they are in with `status`".to_owned(),
+            ));
+        }
+    };
+    let input = many.input.map_or(Input::None, Input::Value);
+    let results = app
+        .engine
+        .perform_each(&user, action, ids, input)
+        .await
+        .map_err(|error| Problem::from(error).with_instance(instance.as_str()))?;
+    let moved: Vec<i64> = results
+        .iter()
+        .filter(|(_, result)| result.is_ok())
+        .map(|(id, _)| *id)
+        .collect();
+    let mut payments = app
+        .engine
+        .store()
+        .payments(&moved)
+        .await
+        .map_err(|error| Problem::from(error).with_instance(instance.as_str()))?;
+    let results = results
+        .into_iter()
+        .map(|(id, result)| {
+            let result = result.map(|moved| {
+                moved.complete(|order| {
+                    order.payment = payments.remove(&order.id).or(order.payment.take());
+                })
+            });
+            (id, result)
+        })
+        .collect();
+    Ok(Bulk::new(results, more))
 }
 
 /// What this caller may do with the order now, after the guards and its
 /// permissions; `?explain=true` adds every move with its blockers.
-async fn transitions<St: Store<Order, Id = u64>>(
+async fn transitions<St: Orders>(
     State(app): State<App<St>>,
     user: DemoUser,
-    id: ResourceId<u64, OrderStatus>,
+    id: ResourceId<i64, OrderStatus>,
     Explain(explain): Explain,
 ) -> Result<Transitions, Problem> {
-    let order = id.load(&app.orders).await?;
-    Ok(Transitions::for_caller(order.value(), &app.rules, &user, explain).await)
+    let order = id.load(app.engine.store()).await?;
+    Ok(Transitions::for_caller(order.value(), app.engine.rules(), &user, explain).await)
 }
 
-async fn history<St: Store<Order, Id = u64>>(
+async fn history<St: Orders>(
     State(app): State<App<St>>,
-    id: ResourceId<u64, OrderStatus>,
+    id: ResourceId<i64, OrderStatus>,
 ) -> Result<History<OrderStatus>, Problem> {
-    id.history(&app.orders).await
+    id.history(app.engine.store()).await
 }
 
 #[allow(clippy::unused_async, reason = "axum handlers are async fns")]
@@ -476,8 +725,8 @@ pub fn openapi() -> OpenApi {
         .build()
 }
 
-type MoveProblems = (MoveRequest<OrderStatus, u64>, IdempotencyProblems);
-type IdProblems = ResourceId<u64, OrderStatus>;
+type MoveProblems = (MoveRequest<OrderStatus, i64>, IdempotencyProblems);
+type IdProblems = ResourceId<i64, OrderStatus>;
 type BodyProblems = JsonObject<NewOrder>;
 
 fn json(schema: &str) -> Content {
@@ -520,8 +769,8 @@ fn id_parameter() -> Parameter {
         .schema(Some(
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
-                .minimum(Some(0))
-                .maximum(Some(u64::MAX)),
+                .minimum(Some(1))
+                .maximum(Some(i64::MAX)),
         ))
         .build()
 }
@@ -713,8 +962,8 @@ fn schemas() -> Components {
                     "id",
                     ObjectBuilder::new()
                         .schema_type(Type::Integer)
-                        .minimum(Some(0))
-                        .maximum(Some(u64::MAX)),
+                        .minimum(Some(1))
+                        .maximum(Some(i64::MAX)),
                 )
                 .property("status", Ref::from_schema_name("OrderState"))
                 .property("item", string())

@@ -33,7 +33,7 @@ impl Caller for ShippingJob {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Command {
     /// The order.
-    pub id: u64,
+    pub id: i64,
     /// What to do with it.
     pub action: OrderStatusAction,
     /// The action's input.
@@ -96,7 +96,7 @@ pub enum Outcome {
     /// The order moved; the new version, and the hooks that failed.
     Moved {
         /// The order.
-        id: u64,
+        id: i64,
         /// Where it is now.
         status: OrderStatus,
         /// Its new version.
@@ -107,12 +107,12 @@ pub enum Outcome {
     /// The order was already where the command leads.
     Unchanged {
         /// The order.
-        id: u64,
+        id: i64,
     },
     /// The engine refused the move.
     Refused {
         /// The order.
-        id: u64,
+        id: i64,
         /// Why.
         error: MoveError<OrderStatus>,
     },
@@ -147,7 +147,7 @@ pub async fn run<St>(
     mut lines: mpsc::Receiver<String>,
     outcomes: mpsc::Sender<Outcome>,
 ) where
-    St: Store<Order, Id = u64>,
+    St: Store<Order, Id = i64>,
 {
     while let Some(line) = lines.recv().await {
         if line.trim().is_empty() {
@@ -163,7 +163,7 @@ pub async fn run<St>(
     }
 }
 
-async fn perform<St: Store<Order, Id = u64>>(
+async fn perform<St: Store<Order, Id = i64>>(
     engine: &Engine<Order, St>,
     command: Command,
 ) -> Outcome {

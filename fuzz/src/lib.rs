@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
-use conflict_examples::orders::{Orders, router};
+use conflict_examples::orders::{MemoryOrders, router};
 use conflict_runtime::http::{
     IDEMPOTENCY_KEY, PROBLEM_JSON, idempotency_key, if_match, if_none_match,
 };
@@ -94,14 +94,15 @@ pub fn request(data: &[u8]) {
     };
     let head = request.method() == Method::HEAD;
     runtime().block_on(async move {
-        let orders = Orders::new();
+        let orders = MemoryOrders::new();
         for quantity in [1, 150, 2] {
-            orders.create(|id| conflict_examples::orders::Order {
+            orders.create(|&id| conflict_examples::orders::Order {
                 id,
                 status: conflict_examples::orders::OrderStatus::Pending,
                 item: "bolts".to_owned(),
                 quantity,
                 tracking_number: None,
+                payment: None,
             });
         }
         let third = conflict_runtime::store::Move::Action(

@@ -16,13 +16,12 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::post;
-use conflict_runtime::StateMachine;
 use conflict_runtime::guard::Blocker;
 use conflict_runtime::http::{
     IDEMPOTENCY_REPLAYED, Idempotency, IdempotencyStore, MemoryKeys, MoveRequest, PgKeys, Problem,
 };
 use conflict_runtime::moves::{Anonymous, Engine, Moved, Rules};
-use conflict_runtime::store::{Create, MemoryStore, PgStore, Store};
+use conflict_runtime::store::{Create, MemoryStore, Store};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -101,10 +100,10 @@ fn rules(probe: &Probe, hold: Hold) -> Rules<Room> {
     })
 }
 
-async fn act<St: Store<Room, Id = u64>>(
+async fn act<St: Store<Room, Id = i64>>(
     State(engine): State<Engine<Room, St>>,
-    request: MoveRequest<Door, u64>,
-) -> Result<Moved<u64, Room>, Problem> {
+    request: MoveRequest<Door, i64>,
+) -> Result<Moved<i64, Room>, Problem> {
     request.perform(&engine, &Anonymous).await
 }
 
@@ -127,7 +126,7 @@ async fn watch(State(probe): State<Probe>, request: Request, next: Next) -> Resp
 
 async fn serve<St, K>(rooms: St, keys: K, probe: &Probe, hold: Hold) -> Server
 where
-    St: Store<Room, Id = u64>,
+    St: Store<Room, Id = i64>,
     K: IdempotencyStore,
 {
     let app = Router::new()
@@ -151,7 +150,7 @@ async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
 
 /// Sends `POST /rooms/{id}/open` with an `Idempotency-Key` and returns the
 /// open connection without reading the answer.
-async fn send_and_wait(server: &Server, id: u64) -> TcpStream {
+async fn send_and_wait(server: &Server, id: i64) -> TcpStream {
     let address = server.base.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).await.expect("connect");
     let request = format!(
@@ -166,7 +165,7 @@ async fn send_and_wait(server: &Server, id: u64) -> TcpStream {
 
 /// Retries until the first request's answer is kept (a 409 meanwhile says
 /// it is still in flight), and returns the retry's answer.
-async fn retry(server: &Server, id: u64) -> (u16, bool, Value) {
+async fn retry(server: &Server, id: i64) -> (u16, bool, Value) {
     for _ in 0..400 {
         let response = server
             .client
@@ -192,14 +191,14 @@ async fn a_client_that_hangs_up_gets_the_committed_answer_on_retry<St, K>(
     hold: Hold,
     lock: Option<&Backend>,
 ) where
-    St: Store<Room, Id = u64> + Create<Room>,
+    St: Store<Room, Id = i64> + Create<Room>,
     K: IdempotencyStore,
 {
     let probe = Probe::new();
     if matches!(hold, Hold::RowLock) {
         probe.open();
     }
-    let id = *rooms.create(|_| room("hall")).await.expect("create").id();
+    let id = *rooms.create(room("hall")).await.expect("create").id();
     let server = serve(rooms.clone(), keys, &probe, hold).await;
 
     // Another connection locks the row, so the move waits on it.
@@ -207,9 +206,8 @@ async fn a_client_that_hangs_up_gets_the_committed_answer_on_retry<St, K>(
         Some(backend) => {
             let pool = backend.pool().await;
             let mut transaction = pool.begin().await.expect("begin");
-            sqlx::query("SELECT 1 FROM conflict_resources WHERE kind = $1 AND id = $2 FOR UPDATE")
-                .bind(Door::RESOURCE)
-                .bind(i64::try_from(id).expect("a bigint id"))
+            sqlx::query("SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE")
+                .bind(id)
                 .execute(&mut *transaction)
                 .await
                 .expect("lock the row");
@@ -223,7 +221,7 @@ async fn a_client_that_hangs_up_gets_the_committed_answer_on_retry<St, K>(
         (Some((pool, _)), _) => {
             eventually("the move to wait on the row lock", async || {
                 sqlx::query_scalar::<_, i64>(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%conflict_resources%'",
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%rooms%'",
                 )
                 .fetch_one(pool)
                 .await
@@ -274,7 +272,7 @@ async fn a_client_that_hangs_up_gets_the_committed_answer_on_retry<St, K>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_memory_held_by_a_guard_before_the_commit() {
     a_client_that_hangs_up_gets_the_committed_answer_on_retry(
-        MemoryStore::<Room>::new(),
+        MemoryStore::<Room, i64>::new(),
         MemoryKeys::default(),
         Hold::Guard,
         None,
@@ -285,7 +283,7 @@ async fn in_memory_held_by_a_guard_before_the_commit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_memory_held_by_a_hook_after_the_commit() {
     a_client_that_hangs_up_gets_the_committed_answer_on_retry(
-        MemoryStore::<Room>::new(),
+        MemoryStore::<Room, i64>::new(),
         MemoryKeys::default(),
         Hold::Hook,
         None,
@@ -300,7 +298,7 @@ async fn on_postgres_held_by_a_row_lock_before_the_commit() {
     };
     let pool = backend.pool().await;
     a_client_that_hangs_up_gets_the_committed_answer_on_retry(
-        PgStore::<Room>::new(pool.clone()),
+        backend.pg_rooms().await,
         PgKeys::new(pool),
         Hold::RowLock,
         Some(&backend),
@@ -316,7 +314,7 @@ async fn on_postgres_held_by_a_hook_after_the_commit() {
     };
     let pool = backend.pool().await;
     a_client_that_hangs_up_gets_the_committed_answer_on_retry(
-        PgStore::<Room>::new(pool.clone()),
+        backend.pg_rooms().await,
         PgKeys::new(pool),
         Hold::Hook,
         None,

@@ -12,7 +12,7 @@ use conflict_runtime::StateMachine;
 use conflict_runtime::guard::{Blocker, Verdict};
 use conflict_runtime::http::{HOOK_FAILED, MoveRequest, Problem};
 use conflict_runtime::moves::{Anonymous, HookError, Moved, Rules};
-use conflict_runtime::store::{Create, MemoryStore, PgStore, Resource, Store};
+use conflict_runtime::store::{Create, MemoryStore, Resource, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -79,21 +79,21 @@ struct App<St> {
     rules: Rules<Room>,
 }
 
-async fn act<St: Store<Room, Id = u64>>(
+async fn act<St: Store<Room, Id = i64>>(
     State(app): State<App<St>>,
-    request: MoveRequest<Door, u64>,
-) -> Result<Moved<u64, Room>, Problem> {
+    request: MoveRequest<Door, i64>,
+) -> Result<Moved<i64, Room>, Problem> {
     request.apply_with(&app.rooms, &app.rules, &Anonymous).await
 }
 
-async fn serve<St: Store<Room, Id = u64>>(rooms: St, rules: Rules<Room>) -> Server {
+async fn serve<St: Store<Room, Id = i64>>(rooms: St, rules: Rules<Room>) -> Server {
     let app = Router::new()
         .route("/rooms/{id}/{action}", post(act::<St>))
         .with_state(App { rooms, rules });
     Server::start(app).await
 }
 
-async fn move_room(server: &Server, id: u64, action: &str) -> (u16, Option<String>, Value) {
+async fn move_room(server: &Server, id: i64, action: &str) -> (u16, Option<String>, Value) {
     let response = server
         .client
         .post(server.url(&format!("/rooms/{id}/{action}")))
@@ -113,10 +113,10 @@ async fn move_room(server: &Server, id: u64, action: &str) -> (u16, Option<Strin
 
 async fn hooks_run_once_per_committed_move_and_their_failures_are_surfaced<St>(rooms: St)
 where
-    St: Store<Room, Id = u64> + Create<Room>,
+    St: Store<Room, Id = i64> + Create<Room>,
 {
     let counts = Counts::default();
-    let id = *rooms.create(|_| room("hall")).await.unwrap().id();
+    let id = *rooms.create(room("hall")).await.unwrap().id();
     let server = serve(rooms.clone(), hooked_rules(&counts)).await;
 
     let (status, failed, body) = move_room(&server, id, "open").await;
@@ -168,8 +168,10 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hooks_in_memory() {
-    hooks_run_once_per_committed_move_and_their_failures_are_surfaced(MemoryStore::<Room>::new())
-        .await;
+    hooks_run_once_per_committed_move_and_their_failures_are_surfaced(
+        MemoryStore::<Room, i64>::new(),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -177,10 +179,16 @@ async fn hooks_on_postgres() {
     let Some(backend) = Backend::postgres().await else {
         return;
     };
-    hooks_run_once_per_committed_move_and_their_failures_are_surfaced(PgStore::<Room>::new(
-        backend.pool().await,
-    ))
-    .await;
+    hooks_run_once_per_committed_move_and_their_failures_are_surfaced(backend.pg_rooms().await)
+        .await;
+    backend.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hooks_on_sqlite() {
+    let backend = Backend::sqlite().await;
+    hooks_run_once_per_committed_move_and_their_failures_are_surfaced(backend.sqlite_rooms().await)
+        .await;
     backend.finish().await;
 }
 

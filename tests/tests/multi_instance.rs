@@ -13,7 +13,7 @@ use support::{Backend, Server};
 
 /// A paid order, then 100 racing `ship`/`cancel` spread over both servers.
 /// Returns the order's id and the state that won.
-async fn race(servers: &[Server; 2], round: usize) -> (u64, String) {
+async fn race(servers: &[Server; 2], round: usize) -> (i64, String) {
     let created: Value = servers[0]
         .client
         .post(servers[0].url("/orders"))
@@ -24,7 +24,7 @@ async fn race(servers: &[Server; 2], round: usize) -> (u64, String) {
         .json()
         .await
         .unwrap();
-    let id = created["id"].as_u64().unwrap();
+    let id = created["id"].as_i64().unwrap();
     let paid = servers[1]
         .client
         .post(servers[1].url(&format!("/orders/{id}/pay")))
@@ -90,12 +90,12 @@ async fn race(servers: &[Server; 2], round: usize) -> (u64, String) {
 }
 
 /// The recorded history of order `id` is `pay` then the winner, each edge legal.
-async fn assert_history(pool: &PgPool, id: u64, won: &str) {
+async fn assert_history(pool: &PgPool, id: i64, won: &str) {
     let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
         "SELECT version, from_state, to_state, action FROM conflict_history
           WHERE kind = 'order' AND id = $1 ORDER BY version",
     )
-    .bind(i64::try_from(id).unwrap())
+    .bind(id.to_string())
     .fetch_all(pool)
     .await
     .unwrap();
@@ -156,7 +156,7 @@ async fn a_retry_on_another_instance_replays_the_first_answer() {
         .json()
         .await
         .unwrap();
-    let id = created["id"].as_u64().unwrap();
+    let id = created["id"].as_i64().unwrap();
     let pay = |server: &Server| {
         server
             .client
@@ -180,7 +180,7 @@ async fn database_errors_do_not_leak_into_responses() {
     };
     let server = backend.serve(Options::default()).await;
     // Break the database under the running server.
-    sqlx::raw_sql("DROP TABLE conflict_resources")
+    sqlx::raw_sql("DROP TABLE payments; DROP TABLE orders")
         .execute(&backend.pool().await)
         .await
         .unwrap();

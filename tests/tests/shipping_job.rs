@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use conflict_examples::orders::{OrderStatusAction, rules};
 use conflict_examples::shipping::{Outcome, run};
 use conflict_runtime::moves::{Engine, MoveError};
-use conflict_runtime::store::{PgStore, Store};
+use conflict_runtime::store::{PgStore, SqliteStore, Store};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -17,7 +17,7 @@ mod support;
 use support::{Backend, Server};
 
 /// Runs the job over `lines` and collects what became of each.
-async fn ship<St: Store<conflict_examples::orders::Order, Id = u64>>(
+async fn ship<St: Store<conflict_examples::orders::Order, Id = i64>>(
     orders: St,
     lines: &[&str],
     hooks: &Arc<AtomicUsize>,
@@ -44,7 +44,7 @@ async fn ship<St: Store<conflict_examples::orders::Order, Id = u64>>(
     all
 }
 
-async fn order(server: &Server, quantity: u32) -> u64 {
+async fn order(server: &Server, quantity: u32) -> i64 {
     let created: Value = server
         .client
         .post(server.url("/orders"))
@@ -55,7 +55,7 @@ async fn order(server: &Server, quantity: u32) -> u64 {
         .json()
         .await
         .expect("JSON");
-    created["id"].as_u64().expect("an id")
+    created["id"].as_i64().expect("an id")
 }
 
 async fn get(server: &Server, path: &str) -> Value {
@@ -72,7 +72,7 @@ async fn get(server: &Server, path: &str) -> Value {
 
 async fn the_job_and_the_service_share_moves_rules_and_history<St>(orders: St, server: Server)
 where
-    St: Store<conflict_examples::orders::Order, Id = u64>,
+    St: Store<conflict_examples::orders::Order, Id = i64>,
 {
     let (paid, pending) = (order(&server, 1).await, order(&server, 1).await);
     let response = server
@@ -161,9 +161,25 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_memory() {
-    let orders = conflict_examples::orders::Orders::new();
+    let orders = conflict_examples::orders::MemoryOrders::new();
     let server = Server::start(conflict_examples::orders::router(orders.clone())).await;
     the_job_and_the_service_share_moves_rules_and_history(orders, server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_sqlite() {
+    let backend = Backend::sqlite().await;
+    let server = backend
+        .serve(conflict_examples::orders::Options::default())
+        .await;
+    let job_store: SqliteStore<conflict_examples::orders::Order, i64> = SqliteStore::connect(
+        backend.sqlite_pool().await,
+        conflict_examples::storage::orders_table(),
+    )
+    .await
+    .expect("the orders table");
+    the_job_and_the_service_share_moves_rules_and_history(job_store, server).await;
+    backend.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -174,7 +190,12 @@ async fn on_postgres() {
     let server = backend
         .serve(conflict_examples::orders::Options::default())
         .await;
-    let job_store = PgStore::new(backend.pool().await);
+    let job_store: PgStore<conflict_examples::orders::Order, i64> = PgStore::connect(
+        backend.pool().await,
+        conflict_examples::storage::orders_table(),
+    )
+    .await
+    .expect("the orders table");
     the_job_and_the_service_share_moves_rules_and_history(job_store, server).await;
     backend.finish().await;
 }

@@ -1,11 +1,12 @@
-//! Random concurrent histories against `MemoryStore` and `PgStore`: whatever
+//! Random concurrent histories against `MemoryStore`, `PgStore` and
+//! `SqliteStore`: whatever
 //! the interleaving, the committed moves form one sequential history of legal
 //! moves, and none is lost.
 
 mod support;
 
 use conflict_runtime::StateMachine;
-use conflict_runtime::store::{Change, Create, MemoryStore, Move, PgStore, Store, StoreError};
+use conflict_runtime::store::{Change, Create, MemoryStore, Move, Store, StoreError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use support::{Backend, Door, DoorAction, Room, room};
@@ -29,14 +30,11 @@ fn run_and_check<St>(
     runtime: &tokio::runtime::Runtime,
     store: &St,
     tasks: Vec<Vec<DoorAction>>,
-) -> Result<(u64, Vec<Commit>), TestCaseError>
+) -> Result<(i64, Vec<Commit>), TestCaseError>
 where
-    St: Store<Room, Id = u64> + Create<Room>,
+    St: Store<Room, Id = i64> + Create<Room>,
 {
-    let id = *runtime
-        .block_on(store.create(|_| room("hall")))
-        .unwrap()
-        .id();
+    let id = *runtime.block_on(store.create(room("hall"))).unwrap().id();
     let committed: Vec<Commit> = runtime.block_on(async {
         let handles: Vec<_> = tasks
             .into_iter()
@@ -94,7 +92,7 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn memory_histories_are_linearizable() {
     let runtime = runtime();
-    let store = MemoryStore::<Room>::new();
+    let store = MemoryStore::<Room, i64>::new();
     TestRunner::new(Config::with_cases(64))
         .run(&histories(), |tasks| {
             run_and_check(&runtime, &store, tasks).map(drop)
@@ -109,7 +107,7 @@ fn postgres_histories_are_linearizable_and_recorded() {
         return;
     };
     let pool = runtime.block_on(backend.pool());
-    let store = PgStore::<Room>::new(pool.clone());
+    let store = runtime.block_on(backend.pg_rooms());
     TestRunner::new(Config::with_cases(16))
         .run(&histories(), |tasks| {
             let (id, history) = run_and_check(&runtime, &store, tasks)?;
@@ -120,7 +118,7 @@ fn postgres_histories_are_linearizable_and_recorded() {
                         "SELECT version, from_state, to_state, action FROM conflict_history
                           WHERE kind = 'door' AND id = $1 ORDER BY version",
                     )
-                    .bind(i64::try_from(id).unwrap())
+                    .bind(id.to_string())
                     .fetch_all(&pool),
                 )
                 .unwrap();
@@ -131,6 +129,31 @@ fn postgres_histories_are_linearizable_and_recorded() {
                 prop_assert_eq!(from.as_str(), before.name());
                 prop_assert_eq!(to.as_str(), after.name());
                 prop_assert_eq!(action.as_deref(), Some(conflict_runtime::Action::name(*by)));
+                before = *after;
+            }
+            Ok(())
+        })
+        .unwrap();
+    runtime.block_on(backend.finish());
+}
+
+#[test]
+fn sqlite_histories_are_linearizable_and_recorded() {
+    let runtime = runtime();
+    let backend = runtime.block_on(Backend::sqlite());
+    let store = runtime.block_on(backend.sqlite_rooms());
+    TestRunner::new(Config::with_cases(16))
+        .run(&histories(), |tasks| {
+            let (id, history) = run_and_check(&runtime, &store, tasks)?;
+            let recorded = runtime.block_on(store.history(&id)).unwrap();
+            prop_assert_eq!(recorded.len(), history.len());
+            let mut before = Door::Closed;
+            for (entry, (committed, by, after)) in recorded.iter().zip(&history) {
+                prop_assert_eq!(entry.version, *committed);
+                prop_assert_eq!(
+                    (entry.from, entry.to, entry.action),
+                    (before, *after, Some(*by))
+                );
                 before = *after;
             }
             Ok(())

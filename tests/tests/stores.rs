@@ -1,19 +1,20 @@
-//! Store semantics without HTTP, for `MemoryStore` and `PgStore` alike.
+//! Store semantics without HTTP, for `MemoryStore`, `PgStore` and
+//! `SqliteStore` alike.
 
 #[macro_use]
 mod support;
 
 use conflict_runtime::store::{
-    Change, Create, Expected, Inserted, MemoryStore, Move, Note, PgStore, Store, StoreError,
+    Change, Create, Expected, Inserted, List, MemoryStore, Move, Note, Store, StoreError,
 };
 use support::{Backend, Door, DoorAction, Room, room};
 
 /// The store of `backend`, as the one type the tests take.
-trait Rooms: Store<Room, Id = u64> + Create<Room> {}
-impl<St: Store<Room, Id = u64> + Create<Room>> Rooms for St {}
+trait Rooms: Store<Room, Id = i64> + Create<Room> + List<Room> {}
+impl<St: Store<Room, Id = i64> + Create<Room> + List<Room>> Rooms for St {}
 
 async fn moves_bump_the_version_and_no_ops_do_not(store: impl Rooms) {
-    let created = store.create(|_| room("hall")).await.unwrap();
+    let created = store.create(room("hall")).await.unwrap();
     let id = *created.id();
     assert_eq!(created.version(), 1);
     let opened = store
@@ -35,7 +36,7 @@ async fn moves_bump_the_version_and_no_ops_do_not(store: impl Rooms) {
 }
 
 async fn refusals_commit_nothing(store: impl Rooms) {
-    let id = *store.create(|_| room("hall")).await.unwrap().id();
+    let id = *store.create(room("hall")).await.unwrap().id();
     let illegal = store
         .apply(&id, Change::new(Move::Action(DoorAction::Unlock)))
         .await
@@ -60,7 +61,7 @@ async fn refusals_commit_nothing(store: impl Rooms) {
         .await;
     assert!(matches!(absent, Err(StoreError::NotFound)));
     assert!(matches!(
-        store.get(&u64::MAX).await,
+        store.get(&i64::MAX).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(store.get(&id).await.unwrap().version(), 1);
@@ -104,7 +105,7 @@ async fn insert_is_idempotent_for_identical_content_only(store: impl Rooms) {
         store.insert(1, room("taken")).await,
         Ok(Inserted::Created(_))
     ));
-    let created = store.create(|_| room("next")).await.unwrap();
+    let created = store.create(room("next")).await.unwrap();
     assert_ne!(*created.id(), 1);
     assert_ne!(*created.id(), 500);
 }
@@ -112,7 +113,7 @@ async fn insert_is_idempotent_for_identical_content_only(store: impl Rooms) {
 async fn concurrent_moves_never_lose_an_update(store: impl Rooms + Clone) {
     // 8 tasks each toggle one door 100 times; every committed move bumps the
     // version by exactly one.
-    let id = *store.create(|_| room("hall")).await.unwrap().id();
+    let id = *store.create(room("hall")).await.unwrap().id();
     let workers: Vec<_> = (0..8)
         .map(|_| {
             let store = store.clone();
@@ -144,7 +145,7 @@ async fn concurrent_moves_never_lose_an_update(store: impl Rooms + Clone) {
 }
 
 async fn history_records_committed_moves_with_their_note_only(store: impl Rooms) {
-    let id = *store.create(|_| room("hall")).await.unwrap().id();
+    let id = *store.create(room("hall")).await.unwrap().id();
     assert_eq!(store.history(&id).await.unwrap(), []);
     let note = Note {
         actor: Some("alice".to_owned()),
@@ -212,20 +213,74 @@ async fn history_records_committed_moves_with_their_note_only(store: impl Rooms)
     ));
 }
 
-/// Postgres keeps no NUL in text or `jsonb`: a client error, not a 500, and
-/// nothing is written.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_refuses_nul_characters_as_unstorable() {
-    let Some(backend) = Backend::postgres().await else {
-        return;
-    };
-    let store = PgStore::<Room>::new(backend.pool().await);
+/// Lists a state a page at a time, in the order of the ids, and moves many
+/// resources with a result each.
+async fn lists_by_state_and_moves_many_at_once(store: impl Rooms) {
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c", "d", "e"] {
+        ids.push(*store.create(room(name)).await.unwrap().id());
+    }
+    for &id in &ids[..3] {
+        store
+            .apply(&id, Change::new(Move::Action(DoorAction::Open)))
+            .await
+            .unwrap();
+    }
+    let first = store.list(&[Door::Open], None, 2).await.unwrap();
+    let names: Vec<&str> = first
+        .items
+        .iter()
+        .map(|r| r.value().name.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(first.next, Some(ids[1]));
+    let rest = store
+        .list(&[Door::Open], first.next.as_ref(), 2)
+        .await
+        .unwrap();
+    let names: Vec<&str> = rest.items.iter().map(|r| r.value().name.as_str()).collect();
+    assert_eq!((names, rest.next), (vec!["c"], None));
+    let both = store
+        .list(&[Door::Closed, Door::Open], None, 10)
+        .await
+        .unwrap();
+    assert_eq!(both.items.len(), 5);
+    assert!(both.items.windows(2).all(|w| w[0].id() < w[1].id()));
+
+    // Close the open ones and one closed one: three moves, one refusal, one
+    // absent; each with its own answer, in the order asked.
+    let close = Change::new(Move::Action(DoorAction::Close)).via(DoorAction::Close);
+    let asked = [ids[0], ids[1], ids[3], ids[2], i64::MAX];
+    let results = store
+        .apply_each(asked.iter().map(|&id| (id, close.clone())).collect())
+        .await;
+    assert_eq!(results.len(), 5);
+    for (i, result) in results.iter().enumerate() {
+        match i {
+            0 | 1 | 3 => assert_eq!(result.as_ref().unwrap().value().door, Door::Closed),
+            2 => assert!(
+                matches!(result, Err(StoreError::Transition(e)) if e.current() == Door::Closed)
+            ),
+            _ => assert!(matches!(result, Err(StoreError::NotFound))),
+        }
+    }
+    for &id in &ids[..3] {
+        let history = store.history(&id).await.unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[1].action, Some(DoorAction::Close));
+    }
+    assert_eq!(store.history(&ids[3]).await.unwrap(), []);
+}
+
+/// SQL keeps no NUL in text: a client error, not a 500, and nothing is
+/// written.
+async fn nul_characters_are_unstorable(store: impl Rooms) {
     assert!(matches!(
         store.insert(7, room("ha\u{0}ll")).await,
         Err(StoreError::Unstorable(_))
     ));
     assert!(matches!(store.get(&7).await, Err(StoreError::NotFound)));
-    let id = *store.create(|_| room("hall")).await.unwrap().id();
+    let id = *store.create(room("hall")).await.unwrap().id();
     let note = Note {
         reason: Some("\u{0}".to_owned()),
         ..Note::default()
@@ -236,7 +291,6 @@ async fn postgres_refuses_nul_characters_as_unstorable() {
     assert!(matches!(refused, Err(StoreError::Unstorable(_))));
     assert_eq!(store.get(&id).await.unwrap().version(), 1);
     assert_eq!(store.history(&id).await.unwrap(), []);
-    backend.finish().await;
 }
 
 macro_rules! store_tests {
@@ -245,7 +299,7 @@ macro_rules! store_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
-                    super::$test(super::MemoryStore::<super::Room>::new()).await;
+                    super::$test(super::MemoryStore::<super::Room, i64>::new()).await;
                 }
             )*
         }
@@ -257,7 +311,18 @@ macro_rules! store_tests {
                     let Some(backend) = super::Backend::postgres().await else {
                         return;
                     };
-                    super::$test(super::PgStore::<super::Room>::new(backend.pool().await)).await;
+                    super::$test(backend.pg_rooms().await).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let backend = super::Backend::sqlite().await;
+                    super::$test(backend.sqlite_rooms().await).await;
                     backend.finish().await;
                 }
             )*
@@ -271,4 +336,23 @@ store_tests!(
     insert_is_idempotent_for_identical_content_only,
     concurrent_moves_never_lose_an_update,
     history_records_committed_moves_with_their_note_only,
+    lists_by_state_and_moves_many_at_once,
 );
+
+mod sql {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_refuses_nul_characters() {
+        let Some(backend) = super::Backend::postgres().await else {
+            return;
+        };
+        super::nul_characters_are_unstorable(backend.pg_rooms().await).await;
+        backend.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_refuses_nul_characters() {
+        let backend = super::Backend::sqlite().await;
+        super::nul_characters_are_unstorable(backend.sqlite_rooms().await).await;
+        backend.finish().await;
+    }
+}

@@ -26,7 +26,7 @@ async fn through_conflict(
 fn conflict_app() -> Router {
     let doors = MemoryStore::<Door>::new();
     for _ in 0..DOORS {
-        doors.create(|id| Door {
+        doors.create(|&id| Door {
             id,
             state: DoorState::Closed,
         });

@@ -24,7 +24,7 @@ use crate::machine::{Action, NameKind, StateMachine, UnknownName};
 use crate::moves::{
     Anonymous, Caller, Engine, Input, InputError, MoveSpec, Moved, Rules, from_object,
 };
-use crate::store::{Expected, Resource, Store, StoreError, Versioned};
+use crate::store::{Expected, Move, Resource, Store, StoreError, Versioned};
 
 fn rejection_problem(status: StatusCode, text: String, instance: &str) -> Problem {
     rejection(status, text).with_instance(instance)
@@ -513,10 +513,17 @@ where
         self.spec.id()
     }
 
-    /// The move as the engine takes it, for a handler that calls
-    /// [`Engine::perform`] itself.
-    pub fn into_spec(self) -> MoveSpec<S, Id> {
-        self.spec
+    /// The move asked for; `None` for a body whose target state could not
+    /// be read (refused when performed).
+    pub fn requested(&self) -> Option<Move<S>> {
+        self.spec.requested()
+    }
+
+    /// The move as the engine takes it, and the request's path (the
+    /// `instance` of its problems), for a handler that calls the engine
+    /// itself and maps a refusal with [`Problem::of_move`].
+    pub fn into_parts(self) -> (MoveSpec<S, Id>, String) {
+        (self.spec, self.instance)
     }
 
     /// Checks and commits the move through `store`, in one atomic step of

@@ -6,6 +6,7 @@
 mod etag;
 mod extract;
 mod idempotency;
+mod listing;
 mod machine;
 #[cfg(feature = "openapi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
@@ -25,6 +26,7 @@ pub use self::idempotency::{
     IdempotencyService, IdempotencyStore, KeyStoreError, MemoryKeys, ScopedKey, StoredResponse,
     idempotency_key,
 };
+pub use self::listing::{Bulk, DEFAULT_PAGE, ListQuery, Listed, MAX_BULK, MAX_PAGE, cursor};
 pub use self::machine::machine;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

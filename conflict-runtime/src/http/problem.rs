@@ -392,6 +392,15 @@ fn label<S: StateMachine>(id: Option<&dyn Display>) -> String {
     }
 }
 
+impl Problem {
+    /// The problem of a move of resource `id` that the engine refused: what
+    /// a handler that calls [`Engine::perform`](crate::moves::Engine::perform)
+    /// itself answers with.
+    pub fn of_move<S: StateMachine>(error: MoveError<S>, id: &dyn Display) -> Problem {
+        move_problem(error, id)
+    }
+}
+
 /// The problem of a refused move of resource `id`.
 pub(crate) fn move_problem<S: StateMachine>(error: MoveError<S>, id: &dyn Display) -> Problem {
     refusal(error, &label::<S>(Some(id)))
@@ -615,6 +624,11 @@ pub(crate) fn wrong_method(method: &axum::http::Method, path: &str) -> Problem {
 /// A request that is not well formed: a header's syntax, a query parameter.
 pub(crate) fn malformed(detail: impl Into<String>) -> Problem {
     Problem::new(ProblemKind::MalformedRequest, detail)
+}
+
+/// A request whose content does not fit: a query parameter out of range.
+pub(crate) fn invalid_value(detail: impl Into<String>) -> Problem {
+    Problem::new(ProblemKind::InvalidInput, detail)
 }
 
 /// The 406 of an `Accept` that no representation matches.

@@ -3,12 +3,13 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::sync::{Mutex, PoisonError};
 
 use super::error::{Allowed, MoveError};
 use super::history::Note;
 use super::input::{Input, InputError, ParsedInput};
 use super::rules::{Caller, Committed, MoveOption, Rules};
-use super::store::{Change, Expected, Move, Resource, Store, StoreError, Versioned};
+use super::store::{Access, Change, Expected, Move, Resource, Store, StoreError, Versioned};
 use crate::machine::{Action, StateMachine};
 
 /// One move, as a caller asks for it: which resource, which move, under
@@ -109,17 +110,23 @@ impl<S: StateMachine, Id> MoveSpec<S, Id> {
     pub fn id(&self) -> &Id {
         &self.id
     }
+
+    /// The move asked for; `None` for a target that could not be read.
+    pub fn requested(&self) -> Option<Move<S>> {
+        self.requested.as_ref().ok().copied()
+    }
 }
 
 /// A performed move: the resource after it, whether anything was committed
 /// (a move to the current state commits nothing), and the after-commit hooks
 /// that failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[must_use]
 pub struct Moved<Id, R> {
     resource: Versioned<Id, R>,
     committed: bool,
     failed_hooks: Vec<&'static str>,
+    note: Option<Note>,
 }
 
 impl<Id, R> Moved<Id, R> {
@@ -128,6 +135,7 @@ impl<Id, R> Moved<Id, R> {
             resource,
             committed: false,
             failed_hooks: Vec::new(),
+            note: None,
         }
     }
 
@@ -136,7 +144,19 @@ impl<Id, R> Moved<Id, R> {
             resource,
             committed: true,
             failed_hooks,
+            note: None,
         }
+    }
+
+    fn noted(mut self, note: Note) -> Self {
+        self.note = Some(note);
+        self
+    }
+
+    /// What the history recorded beside a committed move: who made it,
+    /// why, and the action's input.
+    pub fn note(&self) -> Option<&Note> {
+        self.note.as_ref()
     }
 
     /// The resource after the move.
@@ -159,6 +179,14 @@ impl<Id, R> Moved<Id, R> {
     #[must_use]
     pub fn failed_hooks(&self) -> &[&'static str] {
         &self.failed_hooks
+    }
+
+    /// The same move, its resource completed by `complete`: for a
+    /// representation that adds what is kept beside the resource (the
+    /// payment row of an order).
+    pub fn complete(mut self, complete: impl FnOnce(&mut R)) -> Self {
+        complete(&mut self.resource.value);
+        self
     }
 }
 
@@ -223,6 +251,10 @@ impl<R: Resource, St: std::fmt::Debug> std::fmt::Debug for Engine<R, St> {
     }
 }
 
+/// What became of one resource of a move of many
+/// ([`Engine::perform_each`]): its id, and its move or why it was refused.
+pub type Outcome<Id, R> = (Id, Result<Moved<Id, R>, MoveError<StateOf<R>>>);
+
 /// How often a move is decided when the resource keeps changing between
 /// the decision and the commit, before [`MoveError::Contended`].
 pub const MOVE_ATTEMPTS: u32 = 16;
@@ -270,12 +302,15 @@ where
     /// the caller holds the action's permission; an expected version is
     /// given where required, and matches; the input is readable and valid
     /// (checked even for a move that turns out a no-op); the table allows
-    /// the move; the guards allow it. The store then checks the version and the move again and
-    /// commits in one atomic step, with the history entry.
+    /// the move; the guards allow it. The store then checks the version and
+    /// the move again and commits in one atomic step, with the history
+    /// entry.
     ///
     /// A guard decides on one version of the resource: the move commits
     /// only if the resource is still at that version, and is decided again
-    /// on the new one otherwise ([`MOVE_ATTEMPTS`] times at most).
+    /// on the new one otherwise ([`MOVE_ATTEMPTS`] times at most). A move by
+    /// action that no guard, input or hook concerns is not read first: the
+    /// store's atomic step decides it alone (one round trip to a database).
     ///
     /// Once the store is asked to commit, the commit and the hooks after it
     /// run as their own task when hooks apply: a caller that stops waiting
@@ -288,6 +323,92 @@ where
         caller: &dyn Caller,
         spec: MoveSpec<StateOf<R>, St::Id>,
     ) -> Result<Moved<St::Id, R>, MoveError<StateOf<R>>> {
+        self.run(&self.store, caller, spec, Hooks::Now).await
+    }
+
+    /// Moves each of `ids` by `action`, with one `input` for all, on behalf
+    /// of `caller`: a result per resource, in the order given (an id given
+    /// twice is moved once and answered once).
+    ///
+    /// The caller's permission and the input are checked once, for all
+    /// (refused as a whole). An action that no guard, input or hook
+    /// concerns is one [`Store::apply_each`] (one statement in Postgres);
+    /// otherwise each resource is moved as [`perform`](Engine::perform)
+    /// moves it, with its guards, input, history and hooks.
+    ///
+    /// # Errors
+    /// [`MoveError::Forbidden`] or [`MoveError::Input`], for the whole request.
+    pub async fn perform_each(
+        &self,
+        caller: &dyn Caller,
+        action: ActionOf<R>,
+        ids: Vec<St::Id>,
+        input: Input,
+    ) -> Result<Vec<Outcome<St::Id, R>>, MoveError<StateOf<R>>>
+    where
+        St::Id: Eq + std::hash::Hash,
+    {
+        let rules = &self.rules;
+        if !rules.permits(caller, action) {
+            return Err(MoveError::Forbidden { action });
+        }
+        if let Some(parse) = rules.input_of(action) {
+            drop(parse(&input.read()?)?);
+        }
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        let ids: Vec<St::Id> = ids
+            .into_iter()
+            .filter(|id| seen.insert(id.clone()))
+            .collect();
+        if rules.concerns(action) {
+            let mut results = Vec::with_capacity(ids.len());
+            for id in ids {
+                let spec = MoveSpec::action(id.clone(), action).with_input(input.clone());
+                let result = self.perform(caller, spec).await;
+                results.push((id, result));
+            }
+            return Ok(results);
+        }
+        let note = Note {
+            actor: caller.actor().map(str::to_owned),
+            reason: None,
+            metadata: None,
+        };
+        let change = Change::new(Move::Action(action))
+            .via(action)
+            .noted(note.clone());
+        let changes = ids.iter().map(|id| (id.clone(), change.clone())).collect();
+        let applied = self.store.apply_each(changes).await;
+        Ok(ids
+            .into_iter()
+            .zip(applied)
+            .map(|(id, result)| {
+                let result = result
+                    .map(|moved| Moved::committed(moved, Vec::new()).noted(note.clone()))
+                    .map_err(|error| match error {
+                        StoreError::Transition(refused) => MoveError::Illegal {
+                            allowed: Allowed::permitted(refused.current(), rules, caller),
+                            refused,
+                        },
+                        other => other.into(),
+                    });
+                (id, result)
+            })
+            .collect())
+    }
+
+    /// The engine's steps on `access`; `hooks` says when the hooks of a
+    /// commit run.
+    pub(crate) async fn run<A>(
+        &self,
+        access: &A,
+        caller: &dyn Caller,
+        spec: MoveSpec<StateOf<R>, St::Id>,
+        hooks: Hooks<'_, R>,
+    ) -> Result<Moved<St::Id, R>, MoveError<StateOf<R>>>
+    where
+        A: Access<R, Id = St::Id>,
+    {
         let MoveSpec {
             id,
             requested,
@@ -297,12 +418,23 @@ where
             reason,
         } = spec;
         let rules = &self.rules;
-        let mut current = self.store.get(&id).await?;
-        if let Ok(Move::Action(action)) = requested
-            && !rules.permits(caller, action)
-        {
-            return Err(MoveError::Forbidden { action });
+        if let Ok(Move::Action(action)) = requested {
+            if !rules.permits(caller, action) {
+                return Err(MoveError::Forbidden { action });
+            }
+            if !expected_required && !rules.concerns(action) {
+                let asked = Asked {
+                    id: &id,
+                    requested: Move::Action(action),
+                    expected: expected.as_ref(),
+                    input: &input,
+                    action_input: None,
+                    reason: reason.as_deref(),
+                };
+                return self.unread(access, caller, &asked, action).await;
+            }
         }
+        let mut current = access.get(&id).await?;
         if expected.is_none() && expected_required {
             return Err(MoveError::PreconditionRequired {
                 version: current.version(),
@@ -342,9 +474,12 @@ where
             reason: reason.as_deref(),
         };
         for _ in 0..MOVE_ATTEMPTS {
-            match self.attempt(caller, current, &asked).await? {
+            match self
+                .attempt(access, caller, current, &asked, &hooks)
+                .await?
+            {
                 Attempt::Done(moved) => return Ok(moved),
-                Attempt::Stale => current = self.store.get(&id).await?,
+                Attempt::Stale => current = access.get(&id).await?,
             }
         }
         Err(MoveError::Contended {
@@ -352,13 +487,56 @@ where
         })
     }
 
-    /// Decides the move on `current` and commits it on that version.
-    async fn attempt(
+    /// A move by `action` that no guard, input or hook concerns: the store
+    /// decides it in its atomic step, with nothing read before.
+    async fn unread<A>(
         &self,
+        access: &A,
+        caller: &dyn Caller,
+        asked: &Asked<'_, R, St::Id>,
+        action: ActionOf<R>,
+    ) -> Result<Moved<St::Id, R>, MoveError<StateOf<R>>>
+    where
+        A: Access<R, Id = St::Id>,
+    {
+        let mut change = Change::new(asked.requested).via(action);
+        if let Some(expected) = asked.expected {
+            change = change.expecting(expected.clone());
+        }
+        let note = Note {
+            actor: caller.actor().map(str::to_owned),
+            reason: asked.reason.map(str::to_owned),
+            metadata: None,
+        };
+        match access.apply(asked.id, change.noted(note.clone())).await {
+            Ok(moved) => Ok(Moved::committed(moved, Vec::new()).noted(note)),
+            Err(StoreError::Transition(refused)) if self.rules.narrows() => {
+                // What this caller may do instead needs the resource; its
+                // state is the refusal's unless it moved on since.
+                let allowed = match access.get(asked.id).await {
+                    Ok(now) if now.value().state() == refused.current() => {
+                        Allowed::from_options(&self.rules.options(now.value(), caller).await)
+                    }
+                    _ => Allowed::permitted(refused.current(), &self.rules, caller),
+                };
+                Err(MoveError::Illegal { refused, allowed })
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Decides the move on `current` and commits it on that version.
+    async fn attempt<A>(
+        &self,
+        access: &A,
         caller: &dyn Caller,
         current: Versioned<St::Id, R>,
         asked: &Asked<'_, R, St::Id>,
-    ) -> Result<Attempt<St::Id, R>, MoveError<StateOf<R>>> {
+        hooks: &Hooks<'_, R>,
+    ) -> Result<Attempt<St::Id, R>, MoveError<StateOf<R>>>
+    where
+        A: Access<R, Id = St::Id>,
+    {
         let rules = &self.rules;
         let requested = asked.requested;
         // Early answer only: the store checks the version again atomically.
@@ -438,17 +616,46 @@ where
             note.metadata = Some(input.metadata.clone());
         }
         let change = change.noted(note.clone());
+        let recorded = note.clone();
         let decided = Decided {
             from,
             to,
             action,
             note,
         };
-        match self.commit(asked.id, change, decided).await {
-            Ok(moved) => Ok(Attempt::Done(moved)),
+        let committed = match hooks {
+            Hooks::Now => self.commit(asked.id, change, decided).await,
+            Hooks::Later(pending) => self.hold(access, asked.id, change, decided, pending).await,
+        };
+        match committed {
+            Ok(moved) => Ok(Attempt::Done(moved.noted(recorded))),
             Err(StoreError::PreconditionFailed { .. }) if pinned => Ok(Attempt::Stale),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Commits `change` on `access` and keeps the hooks of the move
+    /// `decided` in `pending`, for after the caller's transaction commits.
+    async fn hold<A>(
+        &self,
+        access: &A,
+        id: &St::Id,
+        change: Change<R>,
+        decided: Decided<StateOf<R>>,
+        pending: &Mutex<Option<Committed<R>>>,
+    ) -> Result<Moved<St::Id, R>, StoreError<StateOf<R>>>
+    where
+        A: Access<R, Id = St::Id>,
+    {
+        let moved = access.apply(id, change).await?;
+        if self
+            .rules
+            .hooks_for(decided.from, decided.action, decided.to)
+        {
+            let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
+            *pending = Some(decided.committed(moved.id(), &moved));
+        }
+        Ok(Moved::committed(moved, Vec::new()))
     }
 
     /// Commits `change` and runs the hooks of the move `decided`: as a
@@ -469,19 +676,78 @@ where
         let (store, rules, id) = (self.store.clone(), self.rules.clone(), id.clone());
         detached(async move {
             let moved = store.apply(&id, change).await?;
-            let committed = Committed {
-                id: id.to_string(),
-                version: moved.version(),
-                from: decided.from,
-                to: decided.to,
-                action: decided.action,
-                resource: moved.value().clone(),
-                note: decided.note,
-            };
+            let committed = decided.committed(&id, &moved);
             let failed_hooks = rules.run_hooks(&committed).await;
             Ok(Moved::committed(moved, failed_hooks))
         })
         .await
+    }
+}
+
+/// When the hooks of a commit run: now, or once the caller's own
+/// transaction has committed (kept here until then).
+pub(crate) enum Hooks<'p, R: Resource> {
+    Now,
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "sqlite")),
+        allow(dead_code, reason = "only the SQL stores join a caller's transaction")
+    )]
+    Later(&'p Mutex<Option<Committed<R>>>),
+}
+
+/// A move made inside a caller's own transaction: committed there, with its
+/// history entry, once the transaction commits. Its hooks have not run:
+/// [`after_commit`](Uncommitted::after_commit) runs them once the caller
+/// has committed; a transaction rolled back drops it, and no hook runs.
+#[must_use = "run its hooks with `after_commit` once the transaction commits"]
+pub struct Uncommitted<Id, R: Resource> {
+    moved: Moved<Id, R>,
+    hooks: Option<(Rules<R>, Committed<R>)>,
+}
+
+impl<Id, R: Resource> Uncommitted<Id, R> {
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "sqlite")),
+        allow(dead_code, reason = "only the SQL stores join a caller's transaction")
+    )]
+    pub(crate) fn new(
+        moved: Moved<Id, R>,
+        rules: &Rules<R>,
+        pending: Option<Committed<R>>,
+    ) -> Self {
+        Uncommitted {
+            moved,
+            hooks: pending.map(|committed| (rules.clone(), committed)),
+        }
+    }
+
+    /// The move, as it will be once the transaction commits.
+    pub fn moved(&self) -> &Moved<Id, R> {
+        &self.moved
+    }
+
+    /// Runs the move's hooks, once the transaction that holds it has
+    /// committed, and answers the move with the hooks that failed.
+    pub async fn after_commit(self) -> Moved<Id, R> {
+        let Uncommitted { mut moved, hooks } = self;
+        if let Some((rules, committed)) = hooks {
+            moved.failed_hooks = detached_hooks(rules, committed).await;
+        }
+        moved
+    }
+}
+
+/// Runs hooks as a task of their own, awaited.
+async fn detached_hooks<R: Resource>(
+    rules: Rules<R>,
+    committed: Committed<R>,
+) -> Vec<&'static str> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn(async move { rules.run_hooks(&committed).await })
+            .await
+            .unwrap_or_default(),
+        Err(_) => rules.run_hooks(&committed).await,
     }
 }
 
@@ -491,6 +757,25 @@ struct Decided<S: StateMachine> {
     to: S,
     action: Option<S::Action>,
     note: Note,
+}
+
+impl<S: StateMachine> Decided<S> {
+    /// The move as its hooks see it, once `moved` committed it.
+    fn committed<Id: Display, R: Resource<State = S>>(
+        self,
+        id: &Id,
+        moved: &Versioned<Id, R>,
+    ) -> Committed<R> {
+        Committed {
+            id: id.to_string(),
+            version: moved.version(),
+            from: self.from,
+            to: self.to,
+            action: self.action,
+            resource: moved.value().clone(),
+            note: self.note,
+        }
+    }
 }
 
 /// What a move asks, as the attempts read it.

@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 
 use super::input::InputError;
-use super::rules::MoveOption;
-use super::store::{Move, StoreError};
+use super::rules::{Caller, MoveOption, Rules};
+use super::store::{Move, Resource, StoreError};
 use crate::guard::Blocker;
 use crate::machine::{Action, StateMachine, TransitionError};
 
@@ -26,6 +26,37 @@ impl<S: StateMachine> Allowed<S> {
         Allowed {
             actions: Cow::Borrowed(state.actions()),
             states: Cow::Borrowed(state.next_states()),
+        }
+    }
+
+    /// The moves the table allows from `state` that `caller` may request,
+    /// without asking the guards (which need the resource).
+    pub(crate) fn permitted<R: Resource<State = S>>(
+        state: S,
+        rules: &Rules<R>,
+        caller: &dyn Caller,
+    ) -> Self {
+        let actions: Vec<S::Action> = state
+            .actions()
+            .iter()
+            .copied()
+            .filter(|&action| rules.permits(caller, action))
+            .collect();
+        let leads_to = |to: S, action: &S::Action| state.target(*action) == Some(to);
+        // A state is open when a permitted action leads there, or a bare
+        // move (`to(...)`) with no action at all.
+        let states = state
+            .next_states()
+            .iter()
+            .copied()
+            .filter(|&to| {
+                actions.iter().any(|a| leads_to(to, a))
+                    || !state.actions().iter().any(|a| leads_to(to, a))
+            })
+            .collect();
+        Allowed {
+            actions: Cow::Owned(actions),
+            states: Cow::Owned(states),
         }
     }
 

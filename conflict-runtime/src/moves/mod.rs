@@ -66,7 +66,9 @@ mod input;
 mod rules;
 pub(crate) mod store;
 
-pub use self::engine::{Engine, MOVE_ATTEMPTS, MoveSpec, Moved};
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) use self::engine::Hooks;
+pub use self::engine::{Engine, MOVE_ATTEMPTS, MoveSpec, Moved, Outcome, Uncommitted};
 pub use self::error::{Allowed, MoveError, MoveErrorKind};
 pub use self::input::{ActionInput, Input, InputError, Invalid, from_object};
 pub use self::rules::{Anonymous, Caller, Committed, HookError, MoveOption, Rules};

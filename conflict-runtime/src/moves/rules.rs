@@ -424,6 +424,24 @@ impl<R: Resource> Rules<R> {
             .any(|(scope, _)| scope.covers(from, action, to))
     }
 
+    /// Whether any guard, input or hook could apply to a move by `action`,
+    /// from any state: without one, the move needs no read before the
+    /// store's atomic step decides it.
+    pub(crate) fn concerns(&self, action: ActionOf<R>) -> bool {
+        let by_action = |scope: Scope<StateOf<R>>| {
+            <StateOf<R> as StateMachine>::STATES.iter().any(|&from| {
+                from.target(action)
+                    .is_some_and(|to| scope.covers(from, Some(action), to))
+            })
+        };
+        <StateOf<R> as StateMachine>::GUARDS
+            .iter()
+            .any(|guard| guard.action() == action)
+            || self.input_of(action).is_some()
+            || self.guards().iter().any(|(scope, _)| by_action(*scope))
+            || self.hooks().iter().any(|hook| by_action(hook.scope))
+    }
+
     /// Whether any guard or permission can narrow what the table allows;
     /// without one, the table's lists are the answer and cost nothing more.
     pub(crate) fn narrows(&self) -> bool {

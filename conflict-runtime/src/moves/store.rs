@@ -54,6 +54,16 @@ impl<Id, R> Versioned<Id, R> {
     pub fn into_value(self) -> R {
         self.value
     }
+
+    /// The same representation of a resource completed by `f` (with what
+    /// is kept beside it): same id, same version.
+    pub fn map<T>(self, f: impl FnOnce(R) -> T) -> Versioned<Id, T> {
+        Versioned {
+            id: self.id,
+            version: self.version,
+            value: f(self.value),
+        }
+    }
 }
 
 /// A requested move: by action (`POST /orders/1/cancel`) or by target state
@@ -206,6 +216,22 @@ pub trait Store<R: Resource>: Clone + Send + Sync + 'static {
         &self,
         id: &Self::Id,
     ) -> impl Future<Output = Result<Vec<Entry<R::State>>, StoreError<R::State>>> + Send;
+
+    /// Applies each change to its resource, each in an atomic step of its
+    /// own, and answers in the same order. A store may do them together
+    /// (one statement in SQL); the default applies them one by one.
+    fn apply_each(
+        &self,
+        changes: Vec<(Self::Id, Change<R>)>,
+    ) -> impl Future<Output = Vec<Applied<Self::Id, R>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(changes.len());
+            for (id, change) in changes {
+                results.push(self.apply(&id, change).await);
+            }
+            results
+        }
+    }
 }
 
 /// One move for [`Store::apply`]: what is requested, under which
@@ -312,13 +338,84 @@ impl<R: Resource> Change<R> {
     }
 }
 
+/// The two steps of a move the engine takes from where resources live: a
+/// read, and an atomic commit. Every [`Store`] has them; so does a store's
+/// view of a caller's own transaction.
+pub(crate) trait Access<R: Resource>: Sync {
+    /// How resources are named.
+    type Id: Clone + Send + Sync + 'static;
+
+    fn get(
+        &self,
+        id: &Self::Id,
+    ) -> impl Future<Output = Result<Versioned<Self::Id, R>, StoreError<R::State>>> + Send;
+
+    fn apply(
+        &self,
+        id: &Self::Id,
+        change: Change<R>,
+    ) -> impl Future<Output = Result<Versioned<Self::Id, R>, StoreError<R::State>>> + Send;
+}
+
+impl<R: Resource, St: Store<R>> Access<R> for St {
+    type Id = St::Id;
+
+    fn get(
+        &self,
+        id: &Self::Id,
+    ) -> impl Future<Output = Result<Versioned<Self::Id, R>, StoreError<R::State>>> + Send {
+        Store::get(self, id)
+    }
+
+    fn apply(
+        &self,
+        id: &Self::Id,
+        change: Change<R>,
+    ) -> impl Future<Output = Result<Versioned<Self::Id, R>, StoreError<R::State>>> + Send {
+        Store::apply(self, id, change)
+    }
+}
+
+/// What a store answers to one change of [`Store::apply_each`].
+pub type Applied<Id, R> = Result<Versioned<Id, R>, StoreError<<R as Resource>::State>>;
+
 /// A store that names new resources itself (`POST /orders`).
-pub trait Create<R: Resource>: Store<R, Id = u64> {
-    /// Stores a new resource under the next free id, which `make` receives
-    /// so that the resource can carry it (it may be called again with
-    /// another id when one is taken).
+pub trait Create<R: Resource>: Store<R> {
+    /// Stores `value` as a new resource under an id the store chooses (the
+    /// next one in memory, the table's own default in SQL) and returns it
+    /// as stored, id included: a store that keeps the resource apart from
+    /// its id tells the resource through [`Keyed`].
     fn create(
         &self,
-        make: impl Fn(u64) -> R + Send,
-    ) -> impl Future<Output = Result<Versioned<u64, R>, StoreError<R::State>>> + Send;
+        value: R,
+    ) -> impl Future<Output = Result<Versioned<Self::Id, R>, StoreError<R::State>>> + Send;
+}
+
+/// A resource that carries its own id (`Order { id, .. }`), for stores that
+/// choose ids and keep them apart from the resource (in memory). A resource
+/// that does not carry its id implements it with an empty body.
+pub trait Keyed<Id> {
+    /// Records the id the store chose.
+    fn set_id(&mut self, id: &Id);
+}
+
+/// One page of resources, in the order of their ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<Id, R> {
+    /// The resources.
+    pub items: Vec<Versioned<Id, R>>,
+    /// Where the next page starts (after this id), when there is one.
+    pub next: Option<Id>,
+}
+
+/// A store that lists resources by state, a page at a time, in the order of
+/// their ids (keyset pagination: a page costs the same wherever it starts).
+pub trait List<R: Resource>: Store<R> {
+    /// Up to `limit` resources in any of `states`, with ids after `after`.
+    fn list(
+        &self,
+        states: &[R::State],
+        after: Option<&Self::Id>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<Self::Id, R>, StoreError<R::State>>> + Send;
 }

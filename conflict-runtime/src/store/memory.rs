@@ -4,7 +4,10 @@ use std::hash::Hash;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
-use super::{Change, ChangeParts, Create, Entry, Inserted, Resource, Store, StoreError, Versioned};
+use super::{
+    Change, ChangeParts, Create, Entry, Inserted, Keyed, List, Page, Resource, Store, StoreError,
+    Versioned,
+};
 
 /// The embedded store: resources in a map behind one lock, for a single
 /// process. A move holds the write lock from the check to the commit, and
@@ -136,20 +139,65 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
     }
 }
 
-impl<R: Resource> MemoryStore<R, u64> {
+/// Ids a [`MemoryStore`] can choose: the `n`th of a sequence (1, 2, 3, ...).
+pub trait SequentialId: Sized {
+    /// The `n`th id, or `None` past the type's range.
+    fn nth(n: u64) -> Option<Self>;
+}
+
+impl SequentialId for u64 {
+    fn nth(n: u64) -> Option<Self> {
+        Some(n)
+    }
+}
+
+impl SequentialId for i64 {
+    fn nth(n: u64) -> Option<Self> {
+        i64::try_from(n).ok()
+    }
+}
+
+impl SequentialId for String {
+    fn nth(n: u64) -> Option<Self> {
+        Some(n.to_string())
+    }
+}
+
+#[cfg(feature = "uuid")]
+impl SequentialId for uuid::Uuid {
+    fn nth(n: u64) -> Option<Self> {
+        Some(uuid::Uuid::from_u128(u128::from(n)))
+    }
+}
+
+impl<R: Resource, Id: SequentialId + Clone + Eq + Hash> MemoryStore<R, Id> {
     /// Stores a new resource under the next free id, which `make` receives
     /// so that the resource can carry it.
-    pub fn create(&self, make: impl FnOnce(u64) -> R) -> Versioned<u64, R> {
+    ///
+    /// # Panics
+    /// When the ids of `Id` run out (past `i64::MAX` for `i64`).
+    pub fn create(&self, make: impl FnOnce(&Id) -> R) -> Versioned<Id, R> {
         let mut inner = self.write();
-        let mut id = inner.last_id + 1;
-        // Ids taken by `insert` are skipped, not overwritten.
-        while inner.resources.contains_key(&id) {
-            id += 1;
-        }
-        inner.last_id = id;
-        let created = Versioned::new(id, 1, make(id));
+        let id = inner
+            .next_free_id()
+            .expect("the id type has room for more resources");
+        let created = Versioned::new(id.clone(), 1, make(&id));
         inner.resources.insert(id, Slot::new(created.clone()));
         created
+    }
+}
+
+impl<R: Resource, Id: SequentialId + Clone + Eq + Hash> Inner<R, Id> {
+    /// The next id after the last one chosen; ids a client took with
+    /// `insert` are skipped, not overwritten.
+    fn next_free_id(&mut self) -> Option<Id> {
+        loop {
+            self.last_id = self.last_id.checked_add(1)?;
+            let id = Id::nth(self.last_id)?;
+            if !self.resources.contains_key(&id) {
+                return Some(id);
+            }
+        }
     }
 }
 
@@ -181,11 +229,52 @@ where
     }
 }
 
-impl<R: Resource> Create<R> for MemoryStore<R, u64> {
-    async fn create(
+impl<R, Id> Create<R> for MemoryStore<R, Id>
+where
+    R: Resource + Keyed<Id>,
+    Id: SequentialId + Clone + Eq + Hash + Send + Sync + 'static,
+{
+    async fn create(&self, value: R) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        let mut inner = self.write();
+        let id = inner.next_free_id().ok_or_else(|| {
+            StoreError::Backend("the id type has no room for another resource".into())
+        })?;
+        let mut value = value;
+        value.set_id(&id);
+        let created = Versioned::new(id.clone(), 1, value);
+        inner.resources.insert(id, Slot::new(created.clone()));
+        Ok(created)
+    }
+}
+
+impl<R, Id> List<R> for MemoryStore<R, Id>
+where
+    R: Resource,
+    Id: Clone + Ord + Hash + Send + Sync + 'static,
+{
+    async fn list(
         &self,
-        make: impl Fn(u64) -> R + Send,
-    ) -> Result<Versioned<u64, R>, StoreError<R::State>> {
-        Ok(MemoryStore::create(self, make))
+        states: &[R::State],
+        after: Option<&Id>,
+        limit: usize,
+    ) -> Result<Page<Id, R>, StoreError<R::State>> {
+        let inner = self.read();
+        // A map in hash order: the matching ids are sorted to page by them.
+        let mut matching: Vec<&Versioned<Id, R>> = inner
+            .resources
+            .values()
+            .map(|slot| &slot.current)
+            .filter(|current| states.contains(&current.value.state()))
+            .filter(|current| after.is_none_or(|after| current.id > *after))
+            .collect();
+        matching.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        let more = matching.len() > limit;
+        let items: Vec<Versioned<Id, R>> = matching.into_iter().take(limit).cloned().collect();
+        let next = if more {
+            items.last().map(|last| last.id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
 }

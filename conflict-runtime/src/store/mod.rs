@@ -4,18 +4,38 @@
 //! HTTP layer maps them to statuses.
 
 mod memory;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod migrations;
 #[cfg(feature = "postgres")]
-mod postgres;
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub mod sqlite;
 
 pub use crate::moves::history::{Entry, Note};
 pub use crate::moves::store::{
-    Change, ChangeParts, Create, Expected, Inserted, Move, Resource, Store, StoreError, Versioned,
+    Applied, Change, ChangeParts, Create, Expected, Inserted, Keyed, List, Move, Page, Resource,
+    Store, StoreError, Versioned,
 };
 
-pub use self::memory::MemoryStore;
+pub use self::memory::{MemoryStore, SequentialId};
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use self::migrations::MIGRATIONS_TABLE;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use self::postgres::{PgStore, SCHEMA};
+pub use self::postgres::{PgStore, PgTx};
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "sqlite"))))]
+pub use self::sql::Table;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use self::sqlite::{SqliteStore, SqliteTx};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use sqlx::postgres::PgPool;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlx::sqlite::SqlitePool;

@@ -1,212 +1,654 @@
-//! `PgStore`: resources in Postgres, where a move is one conditional
-//! statement, so that several server instances stay correct together.
+//! `PgStore`: resources in a table of yours, in Postgres. A move is one
+//! conditional statement on that table, so several server instances stay
+//! correct together, and it can run inside a transaction of yours.
 
+use std::fmt::{Display, Write as _};
+use std::hash::Hash;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
-use sqlx::Row;
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnection, PgHasArrayType, PgPool, PgRow};
+use sqlx::{AssertSqlSafe, Decode, Encode, FromRow, Postgres, Row, Type};
+use tokio::sync::Mutex;
 
+use super::sql::{
+    MissingColumn, Table, backend, quoted, storable, storable_text, version, written,
+};
 use super::{
-    Change, ChangeParts, Create, Entry, Expected, Inserted, Move, Note, Resource, Store,
-    StoreError, Versioned,
+    Applied, Change, ChangeParts, Create, Entry, Expected, Inserted, List, Move, Note, Page,
+    Resource, Store, StoreError, Versioned,
 };
 use crate::machine::{Action, StateMachine};
+use crate::moves::store::Access;
+use crate::moves::{Caller, Engine, Hooks, MoveError, MoveSpec, Uncommitted};
 
-/// The schema: three tables and a sequence (`sql/postgres.sql`).
-pub const SCHEMA: &str = include_str!("../../sql/postgres.sql");
-
-/// Resources of type `R` in Postgres, shared by every instance that
-/// connects to the same database.
-///
-/// A move is one statement and one round trip: a conditional `UPDATE` of the
-/// row, locked and read at its latest version in the same statement, that
-/// also writes the history row; when it changes nothing, the same read says
-/// why (404, 409 or 412) with no window for another change in between. The
-/// `state` and `version` columns are the truth; `body` holds the rest of the
-/// resource as JSON, and its copy of the state is replaced on every read.
-pub struct PgStore<R> {
-    pool: PgPool,
-    resource: PhantomData<fn() -> R>,
+/// The crate's own tables in Postgres (the history, idempotency keys), as
+/// versioned migrations: run them with [`migrator`], or copy the files of
+/// `conflict-runtime/migrations/postgres` into your own migrations.
+#[must_use]
+pub fn migrator() -> sqlx::migrate::Migrator {
+    super::migrations::postgres()
 }
 
-impl<R> Clone for PgStore<R> {
+/// What a type must be to key a row: any key Postgres and sqlx both know
+/// (`i64`, `uuid::Uuid` with the `uuid` feature, `String`).
+pub trait PgKey:
+    for<'q> Encode<'q, Postgres>
+    + for<'r> Decode<'r, Postgres>
+    + Type<Postgres>
+    + PgHasArrayType
+    + Clone
+    + Eq
+    + Hash
+    + Display
+    + Send
+    + Sync
+    + Unpin
+    + 'static
+{
+}
+
+impl<T> PgKey for T where
+    T: for<'q> Encode<'q, Postgres>
+        + for<'r> Decode<'r, Postgres>
+        + Type<Postgres>
+        + PgHasArrayType
+        + Clone
+        + Eq
+        + Hash
+        + Display
+        + Send
+        + Sync
+        + Unpin
+        + 'static
+{
+}
+
+/// What a type must be to live in a table: read through its own
+/// `sqlx::FromRow`, written from its `serde::Serialize` (members named as
+/// the columns).
+pub trait PgRecord: Resource + Serialize + for<'r> FromRow<'r, PgRow> + Unpin {}
+
+impl<R> PgRecord for R where R: Resource + Serialize + for<'r> FromRow<'r, PgRow> + Unpin {}
+
+/// Resources of type `R` in a table of yours, keyed by `Id`, shared by
+/// every instance that connects to the same database.
+///
+/// A move is one statement and one round trip on your table: a conditional
+/// `UPDATE` that checks the state and version and writes the new ones, the
+/// history row written by the same statement, and, when nothing moves, the
+/// row as the statement found it, which says why (404, 409 or 412) and
+/// writes nothing. Only when that row would have allowed the move (another
+/// move committed in between) is the move tried again under a row lock,
+/// which reads the latest version, so a refusal never names a state the
+/// resource was not in after the request arrived.
+///
+/// ```no_run
+/// # use conflict_runtime::store::{PgPool, PgStore, Table, Resource};
+/// # #[derive(conflict_runtime::StateMachine, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// # #[serde(rename_all = "snake_case")]
+/// # enum OrderStatus { #[state(initial, on(pay -> Paid))] Pending, #[state(terminal)] Paid }
+/// #[derive(Clone, PartialEq, serde::Serialize)] // and `sqlx::FromRow`
+/// struct Order {
+///     id: i64,
+///     status: OrderStatus, // a `text` column, or a Postgres enum of the wire names
+///     item: String,
+/// }
+/// # impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Order {
+/// #     fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+/// #         use sqlx::Row;
+/// #         Ok(Order { id: row.try_get("id")?, status: row.try_get("status")?, item: row.try_get("item")? })
+/// #     }
+/// # }
+/// # impl Resource for Order {
+/// #     type State = OrderStatus;
+/// #     fn state(&self) -> OrderStatus { self.status }
+/// #     fn set_state(&mut self, status: OrderStatus) { self.status = status }
+/// # }
+///
+/// # async fn run(pool: PgPool) -> Result<(), Box<dyn std::error::Error>> {
+/// // CREATE TABLE orders (id bigserial PRIMARY KEY, status text NOT NULL,
+/// //                      version bigint NOT NULL DEFAULT 1, item text NOT NULL);
+/// conflict_runtime::store::postgres::migrator().run(&pool).await?; // the history table
+/// let orders: PgStore<Order, i64> = PgStore::connect(pool, Table::new("orders")).await?;
+/// # Ok(()) }
+/// ```
+pub struct PgStore<R, Id = i64> {
+    pool: PgPool,
+    shape: Arc<Shape>,
+    types: PhantomData<fn() -> (R, Id)>,
+}
+
+impl<R, Id> Clone for PgStore<R, Id> {
     fn clone(&self) -> Self {
         PgStore {
             pool: self.pool.clone(),
-            resource: PhantomData,
+            shape: Arc::clone(&self.shape),
+            types: PhantomData,
         }
     }
 }
 
-impl<R> PgStore<R> {
-    /// A store on `pool`; run [`PgStore::migrate`] once before using it.
-    #[must_use]
-    pub fn new(pool: PgPool) -> Self {
-        PgStore {
-            pool,
-            resource: PhantomData,
+impl<R, Id> std::fmt::Debug for PgStore<R, Id> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("table", &self.shape.names.table)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The table as the statements need it: quoted names, types, and the
+/// statements built once.
+#[derive(Debug)]
+struct Shape {
+    kind: String,
+    names: Names,
+    id_column: String,
+    /// The columns a create or an edit writes (all but id, state and
+    /// version, and generated ones), unquoted.
+    columns: Vec<String>,
+    get: Arc<str>,
+    apply: Arc<str>,
+    apply_edit: Arc<str>,
+    apply_locked: Arc<str>,
+    apply_locked_edit: Arc<str>,
+    apply_each: Arc<str>,
+    history: Arc<str>,
+    list_first: Arc<str>,
+    list_after: Arc<str>,
+}
+
+/// The names in the statements, quoted: the table, its id, state and
+/// version columns, and the state column's type.
+#[derive(Debug)]
+struct Names {
+    table: String,
+    id: String,
+    state: String,
+    version: String,
+    state_type: String,
+}
+
+const HISTORY: &str = "INSERT INTO conflict_history
+    (kind, id, version, from_state, to_state, action, actor, reason, metadata)";
+
+impl Names {
+    /// The row's state as text and its version, whatever the columns are
+    /// called: every statement returns them beside the row.
+    fn returned(&self, alias: &str) -> String {
+        let Names { state, version, .. } = self;
+        format!(
+            "{alias}.{state}::text AS conflict_state, {alias}.{version}::bigint AS conflict_version"
+        )
+    }
+
+    /// `SET` of an edit: the members its JSON (`$10`) holds, and the other
+    /// columns kept.
+    fn edit(columns: &[String]) -> String {
+        let mut edit = String::new();
+        for column in columns {
+            let name = quoted(column);
+            let key = column.replace('\'', "''");
+            let _ = write!(
+                edit,
+                ", {name} = CASE WHEN $10::jsonb ? '{key}' THEN e.{name} ELSE t.{name} END"
+            );
         }
+        edit
     }
 
-    /// Creates the tables if they are missing ([`SCHEMA`]).
-    ///
-    /// # Errors
-    /// The database's error.
-    pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::Error> {
-        sqlx::raw_sql(SCHEMA).execute(pool).await.map(drop)
-    }
-}
-
-fn backend<S: StateMachine>(
-    error: impl std::error::Error + Send + Sync + 'static,
-) -> StoreError<S> {
-    StoreError::Backend(Box::new(error))
-}
-
-/// Ids are `bigint`: a larger one names nothing.
-fn db_id(id: u64) -> Option<i64> {
-    i64::try_from(id).ok()
-}
-
-fn version(raw: i64) -> u64 {
-    u64::try_from(raw).unwrap_or(0)
-}
-
-impl<R> PgStore<R>
-where
-    R: Resource + Serialize + DeserializeOwned,
-{
-    /// A row's columns as the resource: the `state` column wins over `body`.
-    fn resource(
-        id: u64,
-        state: &str,
-        raw_version: i64,
-        body: serde_json::Value,
-    ) -> Result<Versioned<u64, R>, StoreError<R::State>> {
-        let state = <R::State as StateMachine>::from_name(state)
-            .ok_or_else(|| backend(UnknownStored("state", state.to_owned())))?;
-        let mut value: R = serde_json::from_value(body).map_err(backend)?;
-        value.set_state(state);
-        Ok(Versioned::new(id, version(raw_version), value))
-    }
-}
-
-impl<R> PgStore<R>
-where
-    R: Resource + Serialize + DeserializeOwned,
-{
-    fn row(
-        id: u64,
-        row: &sqlx::postgres::PgRow,
-    ) -> Result<Versioned<u64, R>, StoreError<R::State>> {
-        Self::resource(
+    /// The move of one row, and the history row, in one statement. Locked:
+    /// the row is read at its latest version under a lock first, and the
+    /// update decides on that; otherwise the update decides on the row it
+    /// finds, and a refusal costs no write.
+    fn apply(&self, locked: bool, edit: Option<&str>) -> String {
+        let Names {
+            table,
             id,
-            row.try_get("state").map_err(backend)?,
-            row.try_get("version").map_err(backend)?,
-            row.try_get("body").map_err(backend)?,
+            state,
+            version,
+            state_type,
+        } = self;
+        let (edit, edit_source) = match edit {
+            Some(edit) => (
+                edit,
+                format!(", jsonb_populate_record(NULL::{table}, $10::jsonb) AS e"),
+            ),
+            None => ("", String::new()),
+        };
+        let (current, source, checked, refused) = if locked {
+            (
+                format!("current AS (SELECT t.* FROM {table} t WHERE t.{id} = $1 FOR UPDATE), "),
+                "current c, ",
+                "c",
+                format!(
+                    "SELECT false, c.*, NULL, {} FROM current c WHERE",
+                    self.returned("c")
+                ),
+            )
+        } else {
+            (
+                String::new(),
+                "",
+                "t",
+                format!(
+                    "SELECT false, t.*, NULL, {} FROM {table} t WHERE t.{id} = $1 AND",
+                    self.returned("t")
+                ),
+            )
+        };
+        format!(
+            "WITH {current}moved AS (
+                UPDATE {table} AS t
+                   SET {state} = CAST(m.to_state AS {state_type}), {version} = t.{version} + 1{edit}
+                  FROM {source}unnest($2::text[], $3::text[]) AS m(from_state, to_state){edit_source}
+                 WHERE t.{id} = $1 AND {checked}.{state} = CAST(m.from_state AS {state_type})
+                   AND ($4::bigint[] IS NULL OR {checked}.{version} = ANY($4))
+             RETURNING t.*, m.from_state AS conflict_from
+             ), logged AS (
+                {HISTORY}
+                SELECT $5, moved.{id}::text, moved.{version}, moved.conflict_from,
+                       moved.{state}::text, $6, $7, $8, $9::jsonb
+                  FROM moved
+             )
+             SELECT true AS conflict_moved, moved.*, {moved} FROM moved
+             UNION ALL
+             {refused} NOT EXISTS (SELECT 1 FROM moved)",
+            moved = self.returned("moved"),
+        )
+    }
+
+    /// The same move of many rows (`$1`, each with its expected version or
+    /// NULL in `$4`), and their history rows, in one statement.
+    fn apply_each(&self, id_type: &str) -> String {
+        let Names {
+            table,
+            id,
+            state,
+            version,
+            state_type,
+        } = self;
+        format!(
+            "WITH moved AS (
+                UPDATE {table} AS t
+                   SET {state} = CAST(m.to_state AS {state_type}), {version} = t.{version} + 1
+                  FROM unnest($2::text[], $3::text[]) AS m(from_state, to_state),
+                       unnest($1::{id_type}[], $4::bigint[]) AS k(id, expected)
+                 WHERE t.{id} = k.id AND t.{state} = CAST(m.from_state AS {state_type})
+                   AND (k.expected IS NULL OR t.{version} = k.expected)
+             RETURNING t.*, m.from_state AS conflict_from
+             ), logged AS (
+                {HISTORY}
+                SELECT $5, moved.{id}::text, moved.{version}, moved.conflict_from,
+                       moved.{state}::text, $6, $7, $8, $9::jsonb
+                  FROM moved
+             )
+             SELECT true AS conflict_moved, moved.*, {moved} FROM moved
+             UNION ALL
+             SELECT false, t.*, NULL, {found} FROM {table} t
+              WHERE t.{id} = ANY($1::{id_type}[])
+                AND NOT EXISTS (SELECT 1 FROM moved WHERE moved.{id} = t.{id})",
+            moved = self.returned("moved"),
+            found = self.returned("t"),
+        )
+    }
+
+    /// A page of rows in some states (`$1`), after an id (`$3`) if `after`.
+    fn list(&self, after: bool) -> String {
+        let Names {
+            table,
+            id,
+            state,
+            state_type,
+            ..
+        } = self;
+        let after = if after {
+            format!(" AND t.{id} > $3")
+        } else {
+            String::new()
+        };
+        format!(
+            "SELECT t.*, {} FROM {table} t
+              WHERE t.{state} = ANY(CAST($1::text[] AS {state_type}[])){after}
+              ORDER BY t.{id} LIMIT $2",
+            self.returned("t")
+        )
+    }
+
+    /// The history of a row; no row: no such resource, one row of NULLs: no
+    /// moves yet.
+    fn history(&self) -> String {
+        let Names { table, id, .. } = self;
+        format!(
+            "SELECT h.version, h.from_state, h.to_state, h.action,
+                    (extract(epoch FROM h.at) * 1000000)::bigint AS at_micros,
+                    h.actor, h.reason, h.metadata
+               FROM {table} r
+               LEFT JOIN conflict_history h ON h.kind = $1 AND h.id = r.{id}::text
+              WHERE r.{id} = $2
+              ORDER BY h.version"
+        )
+    }
+
+    /// `INSERT` of the members of a new resource's JSON (`$1`) that are
+    /// columns, in state `$2`; under the id `$3` when `with_id`.
+    fn insert(&self, members: &[&str], with_id: bool) -> String {
+        let Names {
+            table,
+            id,
+            state,
+            version,
+            state_type,
+        } = self;
+        let (mut columns, mut values) = (String::new(), String::new());
+        if with_id {
+            let _ = write!(columns, "{id}, ");
+            values.push_str("$3, ");
+        }
+        for member in members {
+            let name = quoted(member);
+            let _ = write!(columns, "{name}, ");
+            let _ = write!(values, "e.{name}, ");
+        }
+        let insert = format!(
+            "INSERT INTO {table} AS t ({columns}{state}, {version})
+             SELECT {values}CAST($2 AS {state_type}), 1
+               FROM jsonb_populate_record(NULL::{table}, $1::jsonb) AS e"
+        );
+        if !with_id {
+            // An id a client chose may be the sequence's next: skipped.
+            return format!(
+                "{insert} ON CONFLICT ({id}) DO NOTHING RETURNING t.*, {}",
+                self.returned("t")
+            );
+        }
+        format!(
+            "WITH inserted AS ({insert} ON CONFLICT ({id}) DO NOTHING RETURNING t.*)
+             SELECT true AS conflict_created, inserted.*, {} FROM inserted
+             UNION ALL
+             SELECT false, t.*, {} FROM {table} t
+              WHERE t.{id} = $3 AND NOT EXISTS (SELECT 1 FROM inserted)",
+            self.returned("inserted"),
+            self.returned("t"),
         )
     }
 }
 
-const NUL: &str = "Postgres keeps no NUL character (\\u0000) in text";
-
-/// Refuses what `jsonb` cannot hold: a NUL character in any string or key.
-fn storable<S: StateMachine>(value: &serde_json::Value) -> Result<(), StoreError<S>> {
-    // Iterative: the value came from a parser that bounds its depth, but a
-    // resource built in code need not have.
-    let mut pending = vec![value];
-    while let Some(value) = pending.pop() {
-        match value {
-            serde_json::Value::String(text) if text.contains('\0') => {
-                return Err(StoreError::Unstorable(NUL));
-            }
-            serde_json::Value::Array(items) => pending.extend(items),
-            serde_json::Value::Object(members) => {
-                if members.keys().any(|key| key.contains('\0')) {
-                    return Err(StoreError::Unstorable(NUL));
-                }
-                pending.extend(members.values());
-            }
-            _ => {}
+impl Shape {
+    fn new(
+        table: &Table,
+        kind: String,
+        columns: Vec<String>,
+        id_type: &str,
+        state_type: String,
+    ) -> Self {
+        let names = Names {
+            table: quoted(&table.name),
+            id: quoted(&table.id),
+            state: quoted(&table.state),
+            version: quoted(&table.version),
+            state_type,
+        };
+        let edit = Names::edit(&columns);
+        Shape {
+            get: format!(
+                "SELECT t.*, {} FROM {} t WHERE t.{} = $1",
+                names.returned("t"),
+                names.table,
+                names.id
+            )
+            .into(),
+            apply: names.apply(false, None).into(),
+            apply_edit: names.apply(false, Some(&edit)).into(),
+            apply_locked: names.apply(true, None).into(),
+            apply_locked_edit: names.apply(true, Some(&edit)).into(),
+            apply_each: names.apply_each(id_type).into(),
+            history: names.history().into(),
+            list_first: names.list(false).into(),
+            list_after: names.list(true).into(),
+            kind,
+            names,
+            id_column: table.id.clone(),
+            columns,
         }
     }
-    Ok(())
 }
 
-/// A column that names no state (or action) of the machine: the schema and
-/// the code disagree.
-#[derive(Debug, thiserror::Error)]
-#[error("the database holds {0} `{1}`, which the machine does not declare")]
-struct UnknownStored(&'static str, String);
+impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
+    /// A store over `table` in the database of `pool`. Reads the table's
+    /// columns once: the id, state and version columns must exist; every
+    /// other column that is not generated is written from the resource's
+    /// member of the same name.
+    ///
+    /// # Errors
+    /// The database's error, or a column the table lacks.
+    pub async fn connect(pool: PgPool, table: Table) -> Result<Self, StoreError<R::State>> {
+        let catalog = sqlx::query(
+            "SELECT a.attname::text AS name,
+                    format_type(a.atttypid, a.atttypmod) AS type,
+                    (a.attgenerated <> '' OR a.attidentity = 'a') AS generated
+               FROM pg_attribute a
+              WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum",
+        )
+        .bind(&table.name)
+        .fetch_all(&pool)
+        .await
+        .map_err(backend)?;
+        let mut columns = Vec::new();
+        let (mut id_type, mut state_type, mut has_version) = (None, None, false);
+        for row in &catalog {
+            let name: String = row.try_get("name").map_err(backend)?;
+            let column_type: String = row.try_get("type").map_err(backend)?;
+            let generated: bool = row.try_get("generated").map_err(backend)?;
+            if name == table.id {
+                id_type = Some(column_type);
+            } else if name == table.state {
+                state_type = Some(column_type);
+            } else if name == table.version {
+                has_version = true;
+            } else if !generated {
+                columns.push(name);
+            }
+        }
+        let missing = |column: &str| {
+            backend(MissingColumn {
+                table: table.name.clone(),
+                column: column.to_owned(),
+            })
+        };
+        let id_type = id_type.ok_or_else(|| missing(&table.id))?;
+        let state_type = state_type.ok_or_else(|| missing(&table.state))?;
+        if !has_version {
+            return Err(missing(&table.version));
+        }
+        let kind = table.kind_or::<R::State>();
+        Ok(PgStore {
+            pool,
+            shape: Arc::new(Shape::new(&table, kind, columns, &id_type, state_type)),
+            types: PhantomData,
+        })
+    }
 
-const GET: &str = "SELECT state, version, body FROM conflict_resources WHERE kind = $1 AND id = $2";
+    /// The pool.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
 
-const INSERT: &str = "
-    WITH inserted AS (
-        INSERT INTO conflict_resources (kind, id, state, version, body)
-        VALUES ($1, $2, $3, 1, $4)
-        ON CONFLICT (kind, id) DO NOTHING
-        RETURNING state, version, body
-    )
-    SELECT true AS created, state, version, body FROM inserted
-    UNION ALL
-    SELECT false, state, version, body FROM conflict_resources
-     WHERE kind = $1 AND id = $2 AND NOT EXISTS (SELECT 1 FROM inserted)";
+    /// The store's view of a connection you hold, inside a transaction of
+    /// yours: moves through [`Engine::perform_in`] commit or roll back with
+    /// it.
+    pub fn on<'c>(&self, connection: &'c mut PgConnection) -> PgTx<'c, R, Id> {
+        PgTx {
+            store: self.clone(),
+            connection: Mutex::new(connection),
+        }
+    }
 
-// $3/$4: the (from, to) pairs the move allows; $5: the versions `If-Match`
-// accepts, or NULL; $6-$9: the action, actor, reason and metadata for the
-// history; $10: the edited body, or NULL to keep it.
-//
-// `current` locks the row and reads its latest committed version; the
-// update decides on those values and writes the row it holds, so the
-// decision, the write and the reason for a refusal all see one version.
-const APPLY: &str = "
-    WITH current AS (
-        SELECT state, version, body FROM conflict_resources
-         WHERE kind = $1 AND id = $2
-           FOR UPDATE
-    ), moved AS (
-        UPDATE conflict_resources r
-           SET previous_state = c.state,
-               state = ($4::text[])[array_position($3::text[], c.state)],
-               version = c.version + 1,
-               body = COALESCE($10::jsonb, r.body)
-          FROM current c
-         WHERE r.kind = $1 AND r.id = $2
-           AND c.state = ANY($3::text[])
-           AND ($5::bigint[] IS NULL OR c.version = ANY($5))
-        RETURNING r.previous_state, r.state, r.version, r.body
-    ), logged AS (
-        INSERT INTO conflict_history
-               (kind, id, version, from_state, to_state, action, actor, reason, metadata)
-        SELECT $1, $2, version, previous_state, state, $6, $7, $8, $9 FROM moved
-    )
-    SELECT true AS moved, state, version, body FROM moved
-    UNION ALL
-    SELECT false, state, version, body FROM current WHERE NOT EXISTS (SELECT 1 FROM moved)";
+    fn read(&self, row: &PgRow) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        let id: Id = row
+            .try_get(self.shape.id_column.as_str())
+            .map_err(backend)?;
+        let raw_version: i64 = row.try_get("conflict_version").map_err(backend)?;
+        let value = R::from_row(row).map_err(backend)?;
+        Ok(Versioned::new(id, version(raw_version), value))
+    }
 
-// No row: no such resource; one row of NULLs: a resource with no moves yet.
-const HISTORY: &str = "
-    SELECT h.version, h.from_state, h.to_state, h.action,
-           (extract(epoch FROM h.at) * 1000000)::bigint AS at_micros,
-           h.actor, h.reason, h.metadata
-      FROM conflict_resources r
-      LEFT JOIN conflict_history h ON h.kind = r.kind AND h.id = r.id
-     WHERE r.kind = $1 AND r.id = $2
-     ORDER BY h.version";
+    fn state_of(row: &PgRow) -> Result<R::State, StoreError<R::State>> {
+        let name: String = row.try_get("conflict_state").map_err(backend)?;
+        <R::State as StateMachine>::from_name(&name)
+            .ok_or_else(|| backend(crate::__private::UnknownStoredState(name)))
+    }
 
-fn stored_state<S: StateMachine>(name: &str) -> Result<S, StoreError<S>> {
-    S::from_name(name).ok_or_else(|| backend(UnknownStored("state", name.to_owned())))
+    async fn get_on(
+        &self,
+        connection: &mut PgConnection,
+        id: &Id,
+    ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        let row = sqlx::query(AssertSqlSafe(Arc::clone(&self.shape.get)))
+            .bind(id)
+            .fetch_optional(connection)
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        self.read(&row)
+    }
+
+    async fn apply_on(
+        &self,
+        connection: &mut PgConnection,
+        id: &Id,
+        change: Change<R>,
+    ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        let change = change.into_parts();
+        let statement = Statement::of(&change)?;
+        let quick = if statement.edited.is_some() {
+            &self.shape.apply_edit
+        } else {
+            &self.shape.apply
+        };
+        let row = statement
+            .run(quick, &self.shape.kind, id, connection)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if row.try_get::<bool, _>("conflict_moved").map_err(backend)? {
+            return self.read(&row);
+        }
+        // Nothing moved: the row as the statement found it says why, unless
+        // it would have allowed the move, which another move committed in
+        // between must have changed. Then decide again under a lock.
+        let state = Self::state_of(&row)?;
+        let found = version(row.try_get("conflict_version").map_err(backend)?);
+        match change.decide(found, state) {
+            Ok(None) => return self.read(&row),
+            Err(refused) => return Err(refused),
+            Ok(Some(_)) => {}
+        }
+        let under_lock = if statement.edited.is_some() {
+            &self.shape.apply_locked_edit
+        } else {
+            &self.shape.apply_locked
+        };
+        let row = statement
+            .run(under_lock, &self.shape.kind, id, connection)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if row.try_get::<bool, _>("conflict_moved").map_err(backend)? {
+            return self.read(&row);
+        }
+        let state = Self::state_of(&row)?;
+        let locked = version(row.try_get("conflict_version").map_err(backend)?);
+        match change.decide(locked, state)? {
+            None => self.read(&row),
+            Some(_) => Err(backend(Inconsistent(state.name()))),
+        }
+    }
 }
 
-fn history_entry<S: StateMachine>(
-    row: &sqlx::postgres::PgRow,
-) -> Result<Option<Entry<S>>, StoreError<S>> {
-    let Some(version) = row.try_get::<Option<i64>, _>("version").map_err(backend)? else {
+/// One move's parameters, bound the same way to the quick and the locked
+/// statement.
+struct Statement<'c> {
+    from: Vec<&'static str>,
+    to: Vec<&'static str>,
+    versions: Option<Vec<i64>>,
+    action: Option<&'static str>,
+    note: &'c Note,
+    edited: Option<serde_json::Value>,
+}
+
+impl<'c> Statement<'c> {
+    fn of<R: Resource + Serialize>(
+        change: &'c ChangeParts<R>,
+    ) -> Result<Self, StoreError<R::State>> {
+        let edited = change
+            .edited
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(backend)?;
+        for value in edited.iter().chain(&change.note.metadata) {
+            storable(value)?;
+        }
+        storable_text(change.note.actor.as_deref())?;
+        storable_text(change.note.reason.as_deref())?;
+        let (from, to) = pairs(change.requested);
+        Ok(Statement {
+            from,
+            to,
+            versions: expected_versions(change.expected.as_ref()),
+            action: change.action.map(Action::name),
+            note: &change.note,
+            edited,
+        })
+    }
+
+    async fn run<Id: PgKey>(
+        &self,
+        sql: &Arc<str>,
+        kind: &str,
+        id: &Id,
+        connection: &mut PgConnection,
+    ) -> Result<Option<PgRow>, sqlx::Error> {
+        let query = sqlx::query(AssertSqlSafe(Arc::clone(sql)))
+            .bind(id)
+            .bind(&self.from)
+            .bind(&self.to)
+            .bind(self.versions.as_deref())
+            .bind(kind)
+            .bind(self.action)
+            .bind(self.note.actor.as_deref())
+            .bind(self.note.reason.as_deref())
+            .bind(self.note.metadata.as_ref());
+        // Only the statements that edit take the edited resource, `$10`.
+        let query = match &self.edited {
+            Some(edited) => query.bind(edited),
+            None => query,
+        };
+        query.fetch_optional(connection).await
+    }
+}
+
+fn expected_versions(expected: Option<&Expected>) -> Option<Vec<i64>> {
+    match expected {
+        None | Some(Expected::Any) => None,
+        Some(Expected::OneOf(versions)) => Some(
+            versions
+                .iter()
+                .filter_map(|&v| i64::try_from(v).ok())
+                .collect(),
+        ),
+    }
+}
+
+fn history_entry<S: StateMachine>(row: &PgRow) -> Result<Option<Entry<S>>, StoreError<S>> {
+    let Some(raw_version) = row.try_get::<Option<i64>, _>("version").map_err(backend)? else {
         return Ok(None);
+    };
+    let stored = |name: String| {
+        S::from_name(&name).ok_or_else(|| backend(crate::__private::UnknownStoredState(name)))
     };
     let from: String = row.try_get("from_state").map_err(backend)?;
     let to: String = row.try_get("to_state").map_err(backend)?;
@@ -214,8 +656,7 @@ fn history_entry<S: StateMachine>(
     let micros: i64 = row.try_get("at_micros").map_err(backend)?;
     let action = match action {
         Some(name) => Some(
-            <S::Action as Action>::from_name(&name)
-                .ok_or_else(|| backend(UnknownStored("action", name)))?,
+            <S::Action as Action>::from_name(&name).ok_or_else(|| backend(UnknownAction(name)))?,
         ),
         None => None,
     };
@@ -224,9 +665,9 @@ fn history_entry<S: StateMachine>(
         .and_then(|micros| SystemTime::UNIX_EPOCH.checked_add(Duration::from_micros(micros)))
         .unwrap_or(SystemTime::UNIX_EPOCH);
     Ok(Some(Entry {
-        version: self::version(version),
-        from: stored_state(&from)?,
-        to: stored_state(&to)?,
+        version: version(raw_version),
+        from: stored(from)?,
+        to: stored(to)?,
         action,
         at,
         note: Note {
@@ -237,42 +678,34 @@ fn history_entry<S: StateMachine>(
     }))
 }
 
-impl<R> Store<R> for PgStore<R>
-where
-    R: Resource + Serialize + DeserializeOwned,
-{
-    type Id = u64;
+/// An action in the history that the machine does not declare.
+#[derive(Debug, thiserror::Error)]
+#[error("the history holds the action `{0}`, which the machine does not declare")]
+struct UnknownAction(String);
 
-    async fn get(&self, id: &u64) -> Result<Versioned<u64, R>, StoreError<R::State>> {
-        let Some(key) = db_id(*id) else {
-            return Err(StoreError::NotFound);
-        };
-        let row = sqlx::query(GET)
-            .bind(<R::State as StateMachine>::RESOURCE)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
-        Self::row(*id, &row)
+impl<R: PgRecord, Id: PgKey> Store<R> for PgStore<R, Id> {
+    type Id = Id;
+
+    async fn get(&self, id: &Id) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        let mut connection = self.pool.acquire().await?;
+        self.get_on(&mut connection, id).await
     }
 
-    async fn insert(&self, id: u64, value: R) -> Result<Inserted<u64, R>, StoreError<R::State>> {
-        let Some(key) = db_id(id) else {
-            return Err(StoreError::NotFound);
-        };
-        let body = serde_json::to_value(&value).map_err(backend)?;
-        storable(&body)?;
-        let row = sqlx::query(INSERT)
-            .bind(<R::State as StateMachine>::RESOURCE)
-            .bind(key)
+    async fn insert(&self, id: Id, value: R) -> Result<Inserted<Id, R>, StoreError<R::State>> {
+        let json = serde_json::to_value(&value).map_err(backend)?;
+        storable(&json)?;
+        let sql = self
+            .shape
+            .names
+            .insert(&written(&json, &self.shape.columns), true);
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(&json)
             .bind(value.state().name())
-            .bind(&body)
+            .bind(&id)
             .fetch_one(&self.pool)
-            .await
-            .map_err(backend)?;
-        let created: bool = row.try_get("created").map_err(backend)?;
-        let stored = Self::row(id, &row)?;
+            .await?;
+        let created: bool = row.try_get("conflict_created").map_err(backend)?;
+        let stored = self.read(&row)?;
         if created {
             Ok(Inserted::Created(stored))
         } else if *stored.value() == value {
@@ -285,16 +718,21 @@ where
         }
     }
 
-    async fn history(&self, id: &u64) -> Result<Vec<Entry<R::State>>, StoreError<R::State>> {
-        let Some(key) = db_id(*id) else {
-            return Err(StoreError::NotFound);
-        };
-        let rows = sqlx::query(HISTORY)
-            .bind(<R::State as StateMachine>::RESOURCE)
-            .bind(key)
+    async fn apply(
+        &self,
+        id: &Id,
+        change: Change<R>,
+    ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        let mut connection = self.pool.acquire().await?;
+        self.apply_on(&mut connection, id, change).await
+    }
+
+    async fn history(&self, id: &Id) -> Result<Vec<Entry<R::State>>, StoreError<R::State>> {
+        let rows = sqlx::query(AssertSqlSafe(Arc::clone(&self.shape.history)))
+            .bind(&self.shape.kind)
+            .bind(id)
             .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
+            .await?;
         if rows.is_empty() {
             return Err(StoreError::NotFound);
         }
@@ -303,116 +741,288 @@ where
             .collect()
     }
 
-    async fn apply(
-        &self,
-        id: &u64,
-        change: Change<R>,
-    ) -> Result<Versioned<u64, R>, StoreError<R::State>> {
-        let Some(key) = db_id(*id) else {
-            return Err(StoreError::NotFound);
-        };
-        let change = change.into_parts();
-        let ChangeParts {
-            requested,
-            action,
-            expected,
-            edited,
-            note,
-            ..
-        } = &change;
-        let (requested, expected) = (*requested, expected.as_ref());
-        let edited = edited
-            .as_ref()
-            .map(serde_json::to_value)
-            .transpose()
-            .map_err(backend)?;
-        for value in edited.iter().chain(&note.metadata) {
-            storable(value)?;
+    async fn apply_each(&self, changes: Vec<(Id, Change<R>)>) -> Vec<Applied<Id, R>> {
+        if let Some(results) = self.apply_together(&changes).await {
+            return results;
         }
-        for text in [&note.actor, &note.reason].into_iter().flatten() {
-            if text.contains('\0') {
-                return Err(StoreError::Unstorable(NUL));
-            }
+        let mut results = Vec::with_capacity(changes.len());
+        for (id, change) in changes {
+            results.push(Store::apply(self, &id, change).await);
         }
-        // Every (from, to) pair the move allows, decided from the table in
-        // memory; the database only checks that the row is in one of them.
-        let (from, to): (Vec<&str>, Vec<&str>) = <R::State as StateMachine>::STATES
-            .iter()
-            .filter_map(|&state| {
-                let target = match requested {
-                    Move::Action(action) => state.target(action),
-                    // a move to where the resource is stays a no-op, as in memory
-                    Move::To(target) if target == state => None,
-                    Move::To(target) => state.can_transition_to(target).then_some(target),
-                };
-                target.map(|target| (state.name(), target.name()))
-            })
-            .unzip();
-        let versions: Option<Vec<i64>> = match expected {
-            None | Some(Expected::Any) => None,
-            Some(Expected::OneOf(versions)) => Some(
-                versions
-                    .iter()
-                    .filter_map(|&v| i64::try_from(v).ok())
-                    .collect(),
-            ),
-        };
-        let action = action.map(Action::name);
-        let row = sqlx::query(APPLY)
-            .bind(<R::State as StateMachine>::RESOURCE)
-            .bind(key)
-            .bind(&from)
-            .bind(&to)
-            .bind(versions.as_deref())
-            .bind(action)
-            .bind(note.actor.as_deref())
-            .bind(note.reason.as_deref())
-            .bind(note.metadata.as_ref())
-            .bind(edited.as_ref())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
-        let moved: bool = row.try_get("moved").map_err(backend)?;
-        let now = Self::row(*id, &row)?;
-        if moved {
-            return Ok(now);
-        }
-        // Not moved: the locked row says why, as memory would.
-        let state = now.value().state();
-        match change.decide(now.version(), state)? {
-            None => Ok(now),
-            Some(_) => Err(backend(Inconsistent(state.name()))),
-        }
+        results
     }
 }
 
-/// The database refused a move that the table allows from the locked state:
-/// the statement and the table disagree, which is a bug, not a client error.
+impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
+    /// The changes as one statement, when they are the same move with the
+    /// same note and at most one expected version each, and edit nothing;
+    /// `None` otherwise. A change whose row would have allowed it but did
+    /// not move (another move in between) is applied again on its own.
+    async fn apply_together(&self, changes: &[(Id, Change<R>)]) -> Option<Vec<Applied<Id, R>>> {
+        let parts: Vec<ChangeParts<R>> = changes
+            .iter()
+            .map(|(_, change)| change.clone().into_parts())
+            .collect();
+        let first = parts.first()?;
+        let distinct: std::collections::HashSet<&Id> = changes.iter().map(|(id, _)| id).collect();
+        if distinct.len() != changes.len() {
+            return None;
+        }
+        let uniform = parts.iter().all(|part| {
+            part.edited.is_none()
+                && part.requested == first.requested
+                && part.action == first.action
+                && part.note == first.note
+                && expected_versions(part.expected.as_ref()).is_none_or(|v| v.len() == 1)
+        });
+        if !uniform {
+            return None;
+        }
+        let ids: Vec<Id> = changes.iter().map(|(id, _)| id.clone()).collect();
+        let expected: Vec<Option<i64>> = parts
+            .iter()
+            .map(|part| expected_versions(part.expected.as_ref()).and_then(|v| v.first().copied()))
+            .collect();
+        let statement = match Statement::of(first) {
+            Ok(statement) => statement,
+            Err(error) => return Some(changes.iter().map(|_| Err(clone_error(&error))).collect()),
+        };
+        let rows = sqlx::query(AssertSqlSafe(Arc::clone(&self.shape.apply_each)))
+            .bind(&ids)
+            .bind(&statement.from)
+            .bind(&statement.to)
+            .bind(&expected)
+            .bind(&self.shape.kind)
+            .bind(statement.action)
+            .bind(statement.note.actor.as_deref())
+            .bind(statement.note.reason.as_deref())
+            .bind(statement.note.metadata.as_ref())
+            .fetch_all(&self.pool)
+            .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) => {
+                let error = std::sync::Arc::new(error);
+                return Some(
+                    changes
+                        .iter()
+                        .map(|_| Err(StoreError::Backend(Box::new(Shared(Arc::clone(&error))))))
+                        .collect(),
+                );
+            }
+        };
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for row in rows {
+            let moved = row.try_get::<bool, _>("conflict_moved").unwrap_or(false);
+            if let Ok(id) = row.try_get::<Id, _>(self.shape.id_column.as_str()) {
+                found.insert(id, (moved, row));
+            }
+        }
+        let mut results = Vec::with_capacity(changes.len());
+        for ((id, change), part) in changes.iter().zip(&parts) {
+            let result = match found.get(id) {
+                None => Err(StoreError::NotFound),
+                Some((true, row)) => self.read(row),
+                Some((false, row)) => {
+                    let decided = Self::state_of(row).and_then(|state| {
+                        let version = version(row.try_get("conflict_version").map_err(backend)?);
+                        part.decide(version, state)
+                    });
+                    match decided {
+                        Ok(None) => self.read(row),
+                        Err(refused) => Err(refused),
+                        // Moved by another in between: decide it alone.
+                        Ok(Some(_)) => Store::apply(self, id, change.clone()).await,
+                    }
+                }
+            };
+            results.push(result);
+        }
+        Some(results)
+    }
+}
+
+/// How many ids a create draws from the table's default before giving up.
+const CREATE_ATTEMPTS: u32 = 16;
+
+/// Every id a create drew was taken.
+#[derive(Debug, thiserror::Error)]
+#[error("the table's next {0} ids were all taken; its sequence is behind the ids clients chose")]
+struct IdsTaken(u32);
+
+/// A database error shared by every change of a failed statement.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Shared(Arc<sqlx::Error>);
+
+fn clone_error<S: StateMachine>(error: &StoreError<S>) -> StoreError<S> {
+    match error {
+        StoreError::Unstorable(reason) => StoreError::Unstorable(reason),
+        other => StoreError::Backend(other.to_string().into()),
+    }
+}
+
+impl<R: PgRecord, Id: PgKey> Create<R> for PgStore<R, Id> {
+    async fn create(&self, value: R) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        let json = serde_json::to_value(&value).map_err(backend)?;
+        storable(&json)?;
+        let sql: Arc<str> = self
+            .shape
+            .names
+            .insert(&written(&json, &self.shape.columns), false)
+            .into();
+        // Each attempt draws the next id from the table's default; one a
+        // client took with `insert` is passed over, a bounded number of times.
+        for _ in 0..CREATE_ATTEMPTS {
+            let row = sqlx::query(AssertSqlSafe(Arc::clone(&sql)))
+                .bind(&json)
+                .bind(value.state().name())
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                return self.read(&row);
+            }
+        }
+        Err(backend(IdsTaken(CREATE_ATTEMPTS)))
+    }
+}
+
+impl<R: PgRecord, Id: PgKey> List<R> for PgStore<R, Id> {
+    async fn list(
+        &self,
+        states: &[R::State],
+        after: Option<&Id>,
+        limit: usize,
+    ) -> Result<Page<Id, R>, StoreError<R::State>> {
+        let names: Vec<&str> = states.iter().map(|s| s.name()).collect();
+        // One more than asked: whether there is a next page.
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let query = match after {
+            None => sqlx::query(AssertSqlSafe(Arc::clone(&self.shape.list_first)))
+                .bind(&names)
+                .bind(fetch),
+            Some(after) => sqlx::query(AssertSqlSafe(Arc::clone(&self.shape.list_after)))
+                .bind(&names)
+                .bind(fetch)
+                .bind(after),
+        };
+        let rows = query.fetch_all(&self.pool).await?;
+        let more = rows.len() > limit;
+        let items = rows
+            .iter()
+            .take(limit)
+            .map(|row| self.read(row))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if more {
+            items.last().map(|last| last.id().clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+}
+
+/// A [`PgStore`]'s view of a connection inside a transaction of yours: the
+/// moves the engine makes through it ([`Engine::perform_in`]) commit or roll
+/// back with the transaction.
+pub struct PgTx<'c, R, Id> {
+    store: PgStore<R, Id>,
+    connection: Mutex<&'c mut PgConnection>,
+}
+
+impl<R: PgRecord, Id: PgKey> PgTx<'_, R, Id> {
+    /// The resource, as this transaction sees it.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], or the database's error.
+    pub async fn get(&self, id: &Id) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        let mut connection = self.connection.lock().await;
+        self.store.get_on(&mut connection, id).await
+    }
+}
+
+impl<R: PgRecord, Id: PgKey> Access<R> for PgTx<'_, R, Id> {
+    type Id = Id;
+
+    async fn get(&self, id: &Id) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        PgTx::get(self, id).await
+    }
+
+    async fn apply(
+        &self,
+        id: &Id,
+        change: Change<R>,
+    ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        let mut connection = self.connection.lock().await;
+        self.store.apply_on(&mut connection, id, change).await
+    }
+}
+
+impl<R: PgRecord, Id: PgKey> Engine<R, PgStore<R, Id>> {
+    /// Performs a move inside a transaction of yours, on `connection`: the
+    /// move and its history entry commit or roll back with what else the
+    /// transaction writes (a `payments` row beside `pay`). The statement's
+    /// guarantees hold inside it. The move's hooks wait for
+    /// [`Uncommitted::after_commit`], which you call once the transaction
+    /// has committed; a transaction rolled back runs none.
+    ///
+    /// ```no_run
+    /// # use conflict_runtime::moves::{Anonymous, Engine, MoveSpec};
+    /// # use conflict_runtime::store::PgStore;
+    /// # async fn pay<R: conflict_runtime::store::postgres::PgRecord>(engine: Engine<R, PgStore<R>>, spec: MoveSpec<R::State, i64>) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut transaction = engine.store().pool().begin().await?;
+    /// let paid = engine.perform_in(&mut transaction, &Anonymous, spec).await?;
+    /// sqlx::query("INSERT INTO payments (order_id, amount) VALUES ($1, $2)")
+    ///     .bind(paid.moved().resource().id())
+    ///     .bind(42)
+    ///     .execute(&mut *transaction)
+    ///     .await?;
+    /// transaction.commit().await?;
+    /// let paid = paid.after_commit().await; // the hooks run now
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`MoveError`] for the first check that fails; the transaction is
+    /// yours to roll back or go on with.
+    pub async fn perform_in(
+        &self,
+        connection: &mut PgConnection,
+        caller: &dyn Caller,
+        spec: MoveSpec<R::State, Id>,
+    ) -> Result<Uncommitted<Id, R>, MoveError<R::State>> {
+        let pending = std::sync::Mutex::new(None);
+        let view = self.store().on(connection);
+        let moved = self
+            .run(&view, caller, spec, Hooks::Later(&pending))
+            .await?;
+        let pending = pending
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(Uncommitted::new(moved, self.rules(), pending))
+    }
+}
+
+/// Every (from, to) pair a move allows, by wire name: what the statement
+/// checks the row against.
+fn pairs<S: StateMachine>(requested: Move<S>) -> (Vec<&'static str>, Vec<&'static str>) {
+    S::STATES
+        .iter()
+        .filter_map(|&state| {
+            let target = match requested {
+                Move::Action(action) => state.target(action),
+                // a move to where the resource is stays a no-op
+                Move::To(target) if target == state => None,
+                Move::To(target) => state.can_transition_to(target).then_some(target),
+            };
+            target.map(|target| (state.name(), target.name()))
+        })
+        .unzip()
+}
+
+/// The database refused a move that the table allows from the state it
+/// locked: the statement and the table disagree, a bug rather than a client
+/// error.
 #[derive(Debug, thiserror::Error)]
 #[error("the database did not apply a move that state `{0}` allows")]
 struct Inconsistent(&'static str);
-
-impl<R> Create<R> for PgStore<R>
-where
-    R: Resource + Serialize + DeserializeOwned,
-{
-    async fn create(
-        &self,
-        make: impl Fn(u64) -> R + Send,
-    ) -> Result<Versioned<u64, R>, StoreError<R::State>> {
-        // Ids a client took with `PUT` are skipped, not overwritten.
-        loop {
-            let next: i64 = sqlx::query_scalar("SELECT nextval('conflict_resource_ids')")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(backend)?;
-            let id = u64::try_from(next).map_err(backend)?;
-            match self.insert(id, make(id)).await {
-                Ok(Inserted::Created(created)) => return Ok(created),
-                Ok(Inserted::Existing(_)) | Err(StoreError::AlreadyExists { .. }) => {}
-                Err(error) => return Err(error),
-            }
-        }
-    }
-}

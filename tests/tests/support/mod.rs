@@ -2,15 +2,29 @@
 //! server on a loopback port.
 #![allow(dead_code, unreachable_pub, reason = "each test binary uses a part")]
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use conflict_examples::orders::{Options, Orders, router_with};
+use conflict_examples::orders::{MemoryOrders, Options, router_with};
+use conflict_examples::storage::{migrate_postgres, migrate_sqlite, orders_table};
 use conflict_runtime::StateMachine;
 use conflict_runtime::http::{MemoryKeys, PgKeys};
-use conflict_runtime::store::Resource;
-use conflict_runtime::store::{PgPool, PgStore};
+use conflict_runtime::store::{Keyed, PgPool, PgStore, Resource, SqlitePool, SqliteStore, Table};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+/// Where resources live during a test.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// `MemoryStore` and `MemoryKeys`, new for each server.
+    Memory,
+    /// Tables in a schema of the test's own, shared by every server of the
+    /// test: several instances on one database.
+    Postgres { url: String, schema: String },
+    /// Tables in a database file of the test's own.
+    Sqlite { path: PathBuf },
+}
 
 /// The Postgres the tests use: `DATABASE_URL`, or the machine's own.
 pub fn postgres_url() -> String {
@@ -20,17 +34,42 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-/// Where resources live during a test.
-#[derive(Clone, Debug)]
-pub enum Backend {
-    /// `MemoryStore` and `MemoryKeys`, new for each server.
-    Memory,
-    /// `PgStore` and `PgKeys` in a schema of the test's own, shared by every
-    /// server of the test: several instances on one database.
-    Postgres { url: String, schema: String },
+static DATABASES: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    )
 }
 
-static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
+/// The tables of the tests' own resources, beside the example's.
+const PG_TABLES: &str = "
+    CREATE TABLE rooms (
+        id      bigserial PRIMARY KEY,
+        name    text   NOT NULL,
+        door    text   NOT NULL,
+        version bigint NOT NULL DEFAULT 1
+    );
+    CREATE TYPE door_state AS ENUM ('closed', 'open', 'locked');
+    CREATE TABLE vaults (
+        id      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        name    text       NOT NULL,
+        door    door_state NOT NULL,
+        version bigint     NOT NULL DEFAULT 1
+    );";
+
+const SQLITE_TABLES: &str = "
+    CREATE TABLE rooms (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        name    TEXT    NOT NULL,
+        door    TEXT    NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1
+    );";
 
 impl Backend {
     /// A fresh schema in the database named by `DATABASE_URL`, or in the
@@ -52,30 +91,39 @@ impl Backend {
                 return None;
             }
         };
-        let schema = format!(
-            "conflict_test_{}_{}_{}",
-            std::process::id(),
-            SCHEMAS.fetch_add(1, Ordering::Relaxed),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis())
-        );
+        let schema = unique("conflict_test");
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&admin)
             .await
             .expect("create schema");
         admin.close().await;
         let backend = Backend::Postgres { url, schema };
-        PgStore::<()>::migrate(&backend.pool().await)
+        let pool = backend.pool().await;
+        migrate_postgres(&pool).await.expect("migrate");
+        sqlx::raw_sql(PG_TABLES)
+            .execute(&pool)
             .await
-            .expect("migrate");
+            .expect("the tests' tables");
         Some(backend)
+    }
+
+    /// A fresh SQLite database in a file of the test's own.
+    pub async fn sqlite() -> Backend {
+        let path = std::env::temp_dir().join(format!("{}.db", unique("conflict_test")));
+        let backend = Backend::Sqlite { path };
+        let pool = backend.sqlite_pool().await;
+        migrate_sqlite(&pool).await.expect("migrate");
+        sqlx::raw_sql(SQLITE_TABLES)
+            .execute(&pool)
+            .await
+            .expect("the tests' tables");
+        backend
     }
 
     /// A pool of its own (one instance's connections), in the test's schema.
     pub async fn pool(&self) -> PgPool {
         let Backend::Postgres { url, schema } = self else {
-            panic!("the memory backend has no pool");
+            panic!("only Postgres has a Postgres pool");
         };
         let options: PgConnectOptions = url.parse().expect("a valid DATABASE_URL");
         PgPoolOptions::new()
@@ -85,26 +133,75 @@ impl Backend {
             .expect("connect")
     }
 
+    /// A pool of its own on the test's database file.
+    pub async fn sqlite_pool(&self) -> SqlitePool {
+        let Backend::Sqlite { path } = self else {
+            panic!("only SQLite has a SQLite pool");
+        };
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .expect("connect")
+    }
+
     /// Starts an `orders` server on a loopback port: a new instance.
     pub async fn serve(&self, options: Options) -> Server {
         let app = match self {
-            Backend::Memory => router_with(Orders::new(), MemoryKeys::default(), options),
+            Backend::Memory => router_with(MemoryOrders::new(), MemoryKeys::default(), options),
             Backend::Postgres { .. } => {
                 let pool = self.pool().await;
-                router_with(PgStore::new(pool.clone()), PgKeys::new(pool), options)
+                let orders = PgStore::connect(pool.clone(), orders_table())
+                    .await
+                    .expect("the orders table");
+                router_with(orders, PgKeys::new(pool), options)
+            }
+            Backend::Sqlite { .. } => {
+                let orders = SqliteStore::connect(self.sqlite_pool().await, orders_table())
+                    .await
+                    .expect("the orders table");
+                router_with(orders, MemoryKeys::default(), options)
             }
         };
         Server::start(app).await
     }
 
-    /// Drops the test's schema.
+    /// The rooms of a Postgres backend.
+    pub async fn pg_rooms(&self) -> PgStore<Room, i64> {
+        PgStore::connect(self.pool().await, rooms_table())
+            .await
+            .expect("the rooms table")
+    }
+
+    /// The rooms of a SQLite backend.
+    pub async fn sqlite_rooms(&self) -> SqliteStore<Room, i64> {
+        SqliteStore::connect(self.sqlite_pool().await, rooms_table())
+            .await
+            .expect("the rooms table")
+    }
+
+    /// Drops the test's schema or file.
     pub async fn finish(self) {
-        if let Backend::Postgres { url, schema } = self {
-            let admin = PgPool::connect(&url).await.expect("connect");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&admin)
-                .await
-                .expect("drop schema");
+        match self {
+            Backend::Postgres { url, schema } => {
+                let admin = PgPool::connect(&url).await.expect("connect");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                    .execute(&admin)
+                    .await
+                    .expect("drop schema");
+            }
+            Backend::Sqlite { path } => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            Backend::Memory => {}
         }
     }
 }
@@ -133,8 +230,8 @@ impl Server {
     }
 }
 
-/// Runs each listed `async fn(Backend)` once in memory and once on Postgres
-/// (skipped with a notice when no Postgres answers).
+/// Runs each listed `async fn(Backend)` once in memory, once on Postgres
+/// (skipped with a notice when no Postgres answers) and once on SQLite.
 #[macro_export]
 macro_rules! on_every_backend {
     ($($test:ident),* $(,)?) => {
@@ -159,6 +256,17 @@ macro_rules! on_every_backend {
                 }
             )*
         }
+
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let backend = $crate::support::Backend::sqlite().await;
+                    super::$test(backend.clone()).await;
+                    backend.finish().await;
+                }
+            )*
+        }
     };
 }
 
@@ -174,7 +282,7 @@ pub enum Door {
     Locked,
 }
 
-/// A resource with a [`Door`].
+/// A resource with a [`Door`], kept apart from its id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Room {
     pub name: String,
@@ -191,6 +299,30 @@ impl Resource for Room {
     fn set_state(&mut self, door: Door) {
         self.door = door;
     }
+}
+
+impl<Id> Keyed<Id> for Room {
+    fn set_id(&mut self, _: &Id) {}
+}
+
+impl<'r, Row> sqlx::FromRow<'r, Row> for Room
+where
+    Row: sqlx::Row,
+    &'static str: sqlx::ColumnIndex<Row>,
+    String: sqlx::Decode<'r, Row::Database> + sqlx::Type<Row::Database>,
+    Door: sqlx::Decode<'r, Row::Database> + sqlx::Type<Row::Database>,
+{
+    fn from_row(row: &'r Row) -> Result<Self, sqlx::Error> {
+        Ok(Room {
+            name: row.try_get("name")?,
+            door: row.try_get("door")?,
+        })
+    }
+}
+
+/// Where rooms live in SQL: `rooms`, the state in `door`.
+pub fn rooms_table() -> Table {
+    Table::new("rooms").state("door")
 }
 
 /// A room with a closed door.

@@ -1,0 +1,164 @@
+//! What the SQL stores share: the table a resource lives in, the names in
+//! it, and how a row's JSON members become its columns.
+
+use serde_json::Value;
+
+use super::StoreError;
+use crate::machine::StateMachine;
+
+/// Where a resource lives: a table of yours, with its id, state and version
+/// columns. The other columns map to the resource's members of the same
+/// names: read through the resource's `sqlx::FromRow`, written from its
+/// `serde::Serialize`.
+///
+/// ```
+/// use conflict_runtime::store::Table;
+///
+/// // orders(id bigserial primary key, status text, version bigint, item text, ...)
+/// let orders = Table::new("orders");
+/// // tickets(ticket_id uuid default gen_random_uuid(), stage ticket_stage, revision bigint, ...)
+/// let tickets = Table::new("support.tickets").id("ticket_id").state("stage").version("revision");
+/// # let _ = (orders, tickets);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub(crate) name: String,
+    pub(crate) id: String,
+    pub(crate) state: String,
+    pub(crate) version: String,
+    pub(crate) kind: Option<String>,
+}
+
+impl Table {
+    /// The table `name` (`orders`, or `schema.orders`), with the columns
+    /// `id`, `status` and `version`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Table {
+            name: name.into(),
+            id: "id".to_owned(),
+            state: "status".to_owned(),
+            version: "version".to_owned(),
+            kind: None,
+        }
+    }
+
+    /// The primary key column (default `id`). New ids come from its
+    /// default: a sequence, an identity, `gen_random_uuid()`.
+    #[must_use]
+    pub fn id(mut self, column: impl Into<String>) -> Self {
+        self.id = column.into();
+        self
+    }
+
+    /// The state column (default `status`): text, or a Postgres enum type
+    /// whose labels are the states' wire names.
+    #[must_use]
+    pub fn state(mut self, column: impl Into<String>) -> Self {
+        self.state = column.into();
+        self
+    }
+
+    /// The version column (default `version`): a `bigint`, 1 for a new row,
+    /// one more with every move.
+    #[must_use]
+    pub fn version(mut self, column: impl Into<String>) -> Self {
+        self.version = column.into();
+        self
+    }
+
+    /// The kind the history records the resource under (default: the
+    /// machine's resource name, `order`).
+    #[must_use]
+    pub fn kind(mut self, kind: impl Into<String>) -> Self {
+        self.kind = Some(kind.into());
+        self
+    }
+
+    pub(crate) fn kind_or<S: StateMachine>(&self) -> String {
+        self.kind.clone().unwrap_or_else(|| S::RESOURCE.to_owned())
+    }
+}
+
+/// A name as a quoted SQL identifier; `schema.table` quotes each part.
+pub(crate) fn quoted(name: &str) -> String {
+    name.split('.')
+        .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+const NUL: &str = "the database keeps no NUL character (\\u0000) in text";
+
+/// Refuses what SQL text cannot hold: a NUL character in any string or key.
+pub(crate) fn storable<S: StateMachine>(value: &Value) -> Result<(), StoreError<S>> {
+    // Iterative: the value came from a parser that bounds its depth, but a
+    // resource built in code need not have.
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(text) if text.contains('\0') => {
+                return Err(StoreError::Unstorable(NUL));
+            }
+            Value::Array(items) => pending.extend(items),
+            Value::Object(members) => {
+                if members.keys().any(|key| key.contains('\0')) {
+                    return Err(StoreError::Unstorable(NUL));
+                }
+                pending.extend(members.values());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a NUL character in a text of the history.
+pub(crate) fn storable_text<S: StateMachine>(text: Option<&str>) -> Result<(), StoreError<S>> {
+    if text.is_some_and(|text| text.contains('\0')) {
+        return Err(StoreError::Unstorable(NUL));
+    }
+    Ok(())
+}
+
+/// The resource's members that are columns of the table, by name: what a
+/// create or an edit writes. Members the resource leaves out are left to
+/// the column's default (create) or its current value (edit).
+pub(crate) fn written<'v>(json: &'v Value, columns: &[String]) -> Vec<&'v str> {
+    let Value::Object(members) = json else {
+        return Vec::new();
+    };
+    columns
+        .iter()
+        .filter_map(|column| {
+            members
+                .get_key_value(column.as_str())
+                .map(|(k, _)| k.as_str())
+        })
+        .collect()
+}
+
+/// A backend error, for logs.
+pub(crate) fn backend<S: StateMachine>(
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError<S> {
+    StoreError::Backend(Box::new(error))
+}
+
+/// The table lacks a column the store needs.
+#[derive(Debug, thiserror::Error)]
+#[error("table {table} has no column {column}")]
+pub(crate) struct MissingColumn {
+    pub(crate) table: String,
+    pub(crate) column: String,
+}
+
+/// A version column that holds a negative number.
+pub(crate) fn version(raw: i64) -> u64 {
+    u64::try_from(raw).unwrap_or(0)
+}
+
+impl<S: StateMachine> From<sqlx::Error> for StoreError<S> {
+    fn from(error: sqlx::Error) -> Self {
+        backend(error)
+    }
+}

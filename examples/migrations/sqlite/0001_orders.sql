@@ -1,0 +1,17 @@
+-- The orders example's own tables: typed columns, its own rowid sequence.
+CREATE TABLE IF NOT EXISTS orders (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    status          TEXT    NOT NULL,
+    version         INTEGER NOT NULL DEFAULT 1,
+    item            TEXT    NOT NULL,
+    quantity        INTEGER NOT NULL CHECK (quantity > 0),
+    tracking_number TEXT
+);
+CREATE INDEX IF NOT EXISTS orders_status_id ON orders (status, id);
+
+-- Written in the same transaction as `pay`.
+CREATE TABLE IF NOT EXISTS payments (
+    order_id INTEGER PRIMARY KEY REFERENCES orders (id),
+    method   TEXT    NOT NULL,
+    paid_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);

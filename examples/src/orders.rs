@@ -391,6 +391,45 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32
     })
 }
 
+/// Order ids written as any JSON numbers with no fraction, from 1: JSON
+/// Schema's `integer` admits `7.0`.
+fn whole_ids<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<i64>>, D::Error> {
+    use serde::de::Error as _;
+    let whole = |number: &serde_json::Number| {
+        number
+            .as_i64()
+            .or_else(|| {
+                number
+                    .as_f64()
+                    // Below 2^63: every whole float there is an i64.
+                    .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < 9_223_372_036_854_775_808.0)
+                    .map(|f| {
+                        #[allow(
+                            clippy::cast_possible_truncation,
+                            reason = "a whole number in the range of i64, checked above"
+                        )]
+                        let whole = f as i64;
+                        whole
+                    })
+            })
+            .filter(|&id| id >= 1)
+    };
+    let Some(numbers) = Option::<Vec<serde_json::Number>>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    numbers
+        .iter()
+        .map(|number| {
+            whole(number).ok_or_else(|| {
+                D::Error::custom(format!("order ids are whole numbers from 1, not {number}"))
+            })
+        })
+        .collect::<Result<Vec<i64>, D::Error>>()
+        .map(Some)
+}
+
 /// The orders the service keeps in memory.
 pub type MemoryOrders = MemoryStore<Order, i64>;
 
@@ -602,7 +641,7 @@ async fn act<St: Orders>(
 #[derive(Clone, Debug, Deserialize)]
 pub struct ManyOrders {
     /// The orders.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_ids")]
     ids: Option<Vec<i64>>,
     /// Or: every order in one of these states.
     #[serde(default)]
@@ -654,7 +693,16 @@ async fn act_on_many<St: Orders>(
             ));
         }
     };
-    let input = many.input.map_or(Input::None, Input::Value);
+    let input = match many.input {
+        None => Input::None,
+        Some(object @ serde_json::Value::Object(_)) => Input::Value(object),
+        Some(_) => {
+            return Err(invalid(
+                "input",
+                "the action's input is a JSON object".to_owned(),
+            ));
+        }
+    };
     let results = app
         .engine
         .perform_each(&user, action, ids, input)
@@ -858,15 +906,10 @@ fn history_item() -> PathItem {
 fn action_paths(mut paths: PathsBuilder) -> PathsBuilder {
     for &action in <OrderStatusAction as conflict_runtime::Action>::ALL {
         let moved = success("200", "The moved order, with its new `ETag`", Some("Order"));
-        let mut operation = operation::<MoveProblems>(&format!("Apply `{action}`"), vec![moved])
+        let mut one = operation::<MoveProblems>(&format!("Apply `{action}`"), vec![moved])
             .parameter(id_parameter());
-        let input = match action {
-            OrderStatusAction::Ship => Some(("Shipment", Required::True)),
-            OrderStatusAction::Cancel => Some(("Cancellation", Required::False)),
-            _ => None,
-        };
-        if let Some((schema, required)) = input {
-            operation = operation.request_body(Some(
+        if let Some((schema, required)) = input_of(action) {
+            one = one.request_body(Some(
                 RequestBodyBuilder::new()
                     .required(Some(required))
                     .content("application/json", json(schema))
@@ -875,10 +918,132 @@ fn action_paths(mut paths: PathsBuilder) -> PathsBuilder {
         }
         paths = paths.path(
             format!("/orders/{{id}}/{action}"),
-            PathItem::new(HttpMethod::Post, operation),
+            PathItem::new(HttpMethod::Post, one),
+        );
+        let many = success(
+            "200",
+            "A result per order: moved, or its problem",
+            Some("ManyMoved"),
+        );
+        let bulk = operation::<BulkProblems>(
+            &format!("Apply `{action}` to many orders: by id, or every order in some states (at most {MAX_BULK})"),
+            vec![many],
+        )
+        .request_body(Some(body(&format!("Many{}", pascal(&action.to_string())))));
+        paths = paths.path(
+            format!("/orders/actions/{action}"),
+            PathItem::new(HttpMethod::Post, bulk),
         );
     }
     paths
+}
+
+/// The schema of an action's input, and whether a move requires it.
+fn input_of(action: OrderStatusAction) -> Option<(&'static str, Required)> {
+    match action {
+        OrderStatusAction::Pay => Some(("Pay", Required::False)),
+        OrderStatusAction::Ship => Some(("Shipment", Required::True)),
+        OrderStatusAction::Cancel => Some(("Cancellation", Required::False)),
+        OrderStatusAction::Refund | OrderStatusAction::Deliver => None,
+    }
+}
+
+fn pascal(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// The body of a bulk move by `action`: `ids` or `status`, and the input.
+fn many_orders(action: OrderStatusAction) -> utoipa::openapi::schema::Schema {
+    let ids = ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(i64::MAX)),
+        )
+        .max_items(Some(MAX_BULK));
+    let states = ArrayBuilder::new()
+        .items(Ref::from_schema_name("OrderState"))
+        .min_items(Some(1));
+    let nullable = |schema: &str| {
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name(schema))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+    };
+    let input = |object: ObjectBuilder| match input_of(action) {
+        Some((schema, Required::True)) => object
+            .property("input", Ref::from_schema_name(schema))
+            .required("input"),
+        Some((schema, _)) => object.property("input", nullable(schema)),
+        None => object.property(
+            "input",
+            ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::Object,
+                Type::Null,
+            ])),
+        ),
+    };
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(input(
+            ObjectBuilder::new().property("ids", ids).required("ids"),
+        ))
+        .item(input(
+            ObjectBuilder::new()
+                .property("status", states)
+                .required("status"),
+        ))
+        .build()
+        .into()
+}
+
+/// `GET /orders?status=..&after=..&limit=..`.
+fn list_operation() -> OperationBuilder {
+    operation::<ListQuery<OrderStatus, i64>>(
+        "Orders in some states, a page at a time, in the order of their ids",
+        vec![success(
+            "200",
+            "A page, and where the next starts",
+            Some("OrderPage"),
+        )],
+    )
+    .parameter(
+        ParameterBuilder::new()
+            .name("status")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some("The states (any of them); every state when absent"))
+            .schema(Some(
+                ArrayBuilder::new().items(Ref::from_schema_name("OrderState")),
+            )),
+    )
+    .parameter(
+        ParameterBuilder::new()
+            .name("after")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some("The `next` of the page before"))
+            .schema(Some(
+                // The cursors of order ids: `c1.` and the id's digits in hex.
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^c1\\.(3[0-9]){1,18}$")),
+            )),
+    )
+    .parameter(
+        ParameterBuilder::new()
+            .name("limit")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(http::MAX_PAGE)),
+            )),
+    )
 }
 
 fn paths() -> Paths {
@@ -891,21 +1056,23 @@ fn paths() -> Paths {
             "List every move the caller may request, with its blockers",
         ))
         .schema(Some(ObjectBuilder::new().schema_type(Type::Boolean)));
+    let create = operation::<(BodyProblems, IdempotencyProblems)>(
+        "Create an order",
+        vec![success(
+            "201",
+            "The new order, with `Location` and `ETag`",
+            order,
+        )],
+    )
+    .request_body(Some(body("NewOrder")));
+    let list = list_operation();
     action_paths(PathsBuilder::new())
         .path(
             "/orders",
-            PathItem::new(
-                HttpMethod::Post,
-                operation::<(BodyProblems, IdempotencyProblems)>(
-                    "Create an order",
-                    vec![success(
-                        "201",
-                        "The new order, with `Location` and `ETag`",
-                        order,
-                    )],
-                )
-                .request_body(Some(body("NewOrder"))),
-            ),
+            PathItem::builder()
+                .operation(HttpMethod::Post, create)
+                .operation(HttpMethod::Get, list)
+                .build(),
         )
         .path("/orders/{id}", order_item())
 
@@ -954,7 +1121,7 @@ fn schemas() -> Components {
             .minimum(Some(minimum))
             .maximum(Some(u32::MAX))
     };
-    openapi::components::<OrderStatus>(ComponentsBuilder::new())
+    let components = openapi::components::<OrderStatus>(ComponentsBuilder::new())
         .schema(
             "Order",
             ObjectBuilder::new()
@@ -969,6 +1136,14 @@ fn schemas() -> Components {
                 .property("item", string())
                 .property("quantity", count(1))
                 .property("tracking_number", string())
+                .property(
+                    "payment",
+                    ObjectBuilder::new()
+                        .property("method", payment_method())
+                        .property("paid_at", string())
+                        .required("method")
+                        .required("paid_at"),
+                )
                 .required("id")
                 .required("status")
                 .required("item")
@@ -986,6 +1161,12 @@ fn schemas() -> Components {
                 .required("quantity"),
         )
         .schema("TargetState", target_state())
+        .schema(
+            "Pay",
+            ObjectBuilder::new().property("method", payment_method()),
+        )
+        .schema("OrderPage", order_page())
+        .schema("ManyMoved", many_moved())
         .schema("Shipment", shipment())
         .schema(
             "Cancellation",
@@ -995,8 +1176,55 @@ fn schemas() -> Components {
         .schema(
             "Machine",
             ObjectBuilder::new().description(Some("States, actions and moves")),
+        );
+    let mut components = components;
+    for &action in <OrderStatusAction as conflict_runtime::Action>::ALL {
+        components = components.schema(
+            format!("Many{}", pascal(&action.to_string())),
+            many_orders(action),
+        );
+    }
+    components.build()
+}
+
+/// A page of orders: `items`, and the cursor of the `next` page.
+fn order_page() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .property(
+            "items",
+            ArrayBuilder::new().items(Ref::from_schema_name("Order")),
         )
-        .build()
+        .property(
+            "next",
+            ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::String,
+                Type::Null,
+            ])),
+        )
+        .required("items")
+        .required("next")
+}
+
+/// The answer to a bulk move: a result per order, and whether more matched.
+fn many_moved() -> ObjectBuilder {
+    let result = ObjectBuilder::new()
+        .property("id", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("status", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("resource", Ref::from_schema_name("Order"))
+        .property("problem", Ref::from_schema_name(openapi::PROBLEM))
+        .required("id")
+        .required("status");
+    ObjectBuilder::new()
+        .property("results", ArrayBuilder::new().items(result))
+        .property("more", ObjectBuilder::new().schema_type(Type::Boolean))
+        .required("results")
+        .required("more")
+}
+
+fn payment_method() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["card", "invoice"]))
 }
 
 fn tracking_number() -> ObjectBuilder {
@@ -1032,16 +1260,26 @@ fn target_state() -> utoipa::openapi::schema::Schema {
             .schema_type(Type::String)
             .enum_values(Some(names))
     };
-    let (shipped, cancelled) = (OrderStatus::Shipped.name(), OrderStatus::Cancelled.name());
+    let (paid, shipped, cancelled) = (
+        OrderStatus::Paid.name(),
+        OrderStatus::Shipped.name(),
+        OrderStatus::Cancelled.name(),
+    );
     let others: Vec<&str> = OrderStatus::NAMES
         .iter()
         .copied()
-        .filter(|name| ![shipped, cancelled].contains(name))
+        .filter(|name| ![paid, shipped, cancelled].contains(name))
         .collect();
     AnyOfBuilder::new()
         .item(
             ObjectBuilder::new()
                 .property("status", status(others))
+                .required("status"),
+        )
+        .item(
+            ObjectBuilder::new()
+                .property("status", status(vec![paid]))
+                .property("method", payment_method())
                 .required("status"),
         )
         .item(
@@ -1059,6 +1297,20 @@ fn target_state() -> utoipa::openapi::schema::Schema {
         )
         .build()
         .into()
+}
+
+/// A bulk move: its body, the caller's permission, the action's input.
+struct BulkProblems;
+
+impl Problems for BulkProblems {
+    fn problems(kinds: &mut Vec<ProblemKind>) {
+        <(BodyProblems, IdempotencyProblems)>::problems(kinds);
+        kinds.extend([
+            ProblemKind::Forbidden,
+            ProblemKind::UnknownState,
+            ProblemKind::Internal,
+        ]);
+    }
 }
 
 /// `PUT` answers 409 for a different order under a taken id.

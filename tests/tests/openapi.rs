@@ -296,6 +296,55 @@ const PROBES: &[Probe] = &[
         headers: &[],
         body: None,
     },
+    Probe {
+        method: "GET",
+        path: "/orders?status=pending&limit=1",
+        documented: "/orders",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders?status=lost",
+        documented: "/orders",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders?after=nope",
+        documented: "/orders",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/actions/cancel",
+        documented: "/orders/actions/cancel",
+        headers: &[JSON],
+        body: Some(r#"{"ids": [1, 2, 99]}"#),
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/actions/refund",
+        documented: "/orders/actions/refund",
+        headers: &[JSON],
+        body: Some(r#"{"status": ["paid"]}"#),
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/actions/ship",
+        documented: "/orders/actions/ship",
+        headers: &[JSON],
+        body: Some(r#"{"ids": [1]}"#),
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/actions/deliver",
+        documented: "/orders/actions/deliver",
+        headers: &[JSON],
+        body: Some(r#"{"ids": "#),
+    },
 ];
 
 async fn document(server: &Server) -> Value {
@@ -316,8 +365,8 @@ async fn every_route_and_every_observed_status_is_documented(backend: Backend) {
     // It parses as an OpenAPI document, not just as JSON.
     let parsed: utoipa::openapi::OpenApi =
         serde_json::from_value(doc.clone()).expect("an OpenAPI 3.1 document");
-    // One path per action: each has its own input.
-    assert_eq!(parsed.paths.paths.len(), 11);
+    // One path per action, one and many: each has its own input.
+    assert_eq!(parsed.paths.paths.len(), 16);
     assert_eq!(
         doc["components"]["schemas"]["OrderState"]["enum"],
         serde_json::json!([

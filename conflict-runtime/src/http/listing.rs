@@ -121,7 +121,7 @@ where
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
                 "status" => {
-                    for name in value.split(',').filter(|name| !name.is_empty()) {
+                    for name in value.split(',') {
                         let state = S::parse_name(name).map_err(|unknown| {
                             parameter(Problem::from(unknown), "status", &instance)
                         })?;

@@ -11,6 +11,7 @@ use utoipa::openapi::{
 use super::extract::{
     ActionPath, Conditional, Explain, JsonBody, JsonObject, MoveRequest, ResourceId, TargetState,
 };
+use super::listing::ListQuery;
 use super::problem::{PROBLEM_JSON, ProblemKind};
 use crate::machine::{Action, StateMachine};
 use crate::moves::MoveErrorKind;
@@ -84,6 +85,17 @@ impl<S: StateMachine, Id, F> Problems for MoveRequest<S, Id, F> {
                 .iter()
                 .map(|&kind| ProblemKind::of_move(kind)),
         );
+    }
+}
+
+impl<S, Id> Problems for ListQuery<S, Id> {
+    fn problems(kinds: &mut Vec<ProblemKind>) {
+        kinds.extend([
+            ProblemKind::MalformedRequest,
+            ProblemKind::InvalidInput,
+            ProblemKind::UnknownState,
+            ProblemKind::Internal,
+        ]);
     }
 }
 

@@ -1,6 +1,8 @@
--- The orders example's own tables: typed columns, its own rowid sequence.
+-- The orders example's own tables: typed columns, ids from the rowid (one
+-- more than the largest; not AUTOINCREMENT, which stops for good once a
+-- client has taken the largest id).
 CREATE TABLE IF NOT EXISTS orders (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              INTEGER PRIMARY KEY,
     status          TEXT    NOT NULL,
     version         INTEGER NOT NULL DEFAULT 1,
     item            TEXT    NOT NULL,

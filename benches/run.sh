@@ -135,13 +135,33 @@ done
 cargo test -q -p conflict-macros --lib expansion_grows_linearly -- --nocapture 2>/dev/null \
     | sed -n 's/^EXPANSION moves=\([0-9]*\) tokens=\([0-9]*\)/expansion\t\1\t\2/p' >> "$results"
 
-step "5. Postgres: one statement against SELECT FOR UPDATE + UPDATE"
-if [ -n "${DATABASE_URL:-}" ]; then
+step "5. SQL: moves on your tables (Postgres and SQLite), and pgbench's anchor"
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+if psql "$DATABASE_URL" -qc 'select 1' >/dev/null 2>&1; then
     cargo build -q --release -p conflict-benches --bin pg-moves
     if $quick; then pg_args=(1 1 8); else pg_args=(10 1 8 32); fi
     "$target/release/pg-moves" "${pg_args[@]}" >> "$results"
+    # pgbench runs the same statement by hand, on a table of its own.
+    schema="pgbench_conflict_$$"
+    psql "$DATABASE_URL" -q <<SQL
+CREATE SCHEMA $schema;
+SET search_path = $schema;
+CREATE TABLE bench_doors (id bigserial PRIMARY KEY, name text NOT NULL,
+                          state text NOT NULL, version bigint NOT NULL DEFAULT 1);
+INSERT INTO bench_doors (name, state) SELECT 'door', 'closed' FROM generate_series(1, 1000);
+CREATE TABLE conflict_history (kind text NOT NULL, id text NOT NULL, version bigint NOT NULL,
+    from_state text NOT NULL, to_state text NOT NULL, action text,
+    at timestamptz NOT NULL DEFAULT now(), actor text, reason text, metadata jsonb,
+    PRIMARY KEY (kind, id, version));
+SQL
+    if $quick; then pgbench_seconds=1; else pgbench_seconds=10; fi
+    tps=$(PGOPTIONS="-c search_path=$schema" pgbench -n -c 32 -j 2 -T "$pgbench_seconds" \
+              -f benches/hand-move.sql "$DATABASE_URL" 2>/dev/null \
+          | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    echo "pgbench	32	${tps:-0}" >> "$results"
+    psql "$DATABASE_URL" -qc "DROP SCHEMA $schema CASCADE"
 else
-    echo "DATABASE_URL is not set: part 5 skipped" >&2
+    echo "no Postgres answers at $DATABASE_URL: part 5 skipped" >&2
 fi
 
 step "report"

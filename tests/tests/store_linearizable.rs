@@ -11,49 +11,59 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use support::{Backend, Door, DoorAction, Room, room};
 
-/// A committed move: the version it made, the action, the state after it.
-type Commit = (u64, DoorAction, Door);
+/// A committed move: the version it made, the move, the state after it.
+type Commit = (u64, Move<Door>, Door);
 
-fn histories() -> impl Strategy<Value = Vec<Vec<DoorAction>>> {
-    let action = prop::sample::select(vec![
-        DoorAction::Open,
-        DoorAction::Close,
-        DoorAction::Lock,
-        DoorAction::Unlock,
+/// Moves by action (one state each leads from), and to `closed` (which
+/// both `open` and `locked` lead to).
+fn histories() -> impl Strategy<Value = Vec<Vec<Move<Door>>>> {
+    let requested = prop::sample::select(vec![
+        Move::Action(DoorAction::Open),
+        Move::Action(DoorAction::Close),
+        Move::Action(DoorAction::Lock),
+        Move::Action(DoorAction::Unlock),
+        Move::To(Door::Closed),
     ]);
-    prop::collection::vec(prop::collection::vec(action, 1..30), 2..8)
+    prop::collection::vec(prop::collection::vec(requested, 1..30), 2..8)
+}
+
+/// Where `requested` leads from `state`, if it is legal there.
+fn leads(state: Door, requested: Move<Door>) -> Option<Door> {
+    requested.decide(state).ok().flatten()
 }
 
 /// Runs `tasks` concurrently on a new resource and checks the outcome.
-/// Returns the resource's id and the committed `(version, action, state)`.
+/// Returns the resource's id and the committed `(version, move, state)`.
 fn run_and_check<St>(
     runtime: &tokio::runtime::Runtime,
     store: &St,
-    tasks: Vec<Vec<DoorAction>>,
+    tasks: Vec<Vec<Move<Door>>>,
 ) -> Result<(i64, Vec<Commit>), TestCaseError>
 where
     St: Store<Room, Id = i64> + Create<Room>,
 {
     let id = *runtime.block_on(store.create(room("hall"))).unwrap().id();
-    let committed: Vec<Commit> = runtime.block_on(async {
+    // Every answer that was not a refusal: a commit, or (a move to where
+    // the door is) a no-op answered with the version it found.
+    let answered: Vec<Commit> = runtime.block_on(async {
         let handles: Vec<_> = tasks
             .into_iter()
-            .map(|actions| {
+            .map(|moves| {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    let mut committed = Vec::new();
-                    for action in actions {
-                        match store.apply(&id, Change::new(Move::Action(action))).await {
-                            Ok(now) => committed.push((now.version(), action, now.value().door)),
-                            // A refusal names a state in which the action is indeed illegal.
+                    let mut answered = Vec::new();
+                    for requested in moves {
+                        match store.apply(&id, Change::new(requested)).await {
+                            Ok(now) => answered.push((now.version(), requested, now.value().door)),
+                            // A refusal names a state in which the move is indeed illegal.
                             Err(StoreError::Transition(refused)) => {
-                                assert_eq!(refused.current().target(action), None);
+                                assert!(requested.decide(refused.current()).is_err());
                             }
                             Err(other) => panic!("unexpected {other}"),
                         }
                         tokio::task::yield_now().await;
                     }
-                    committed
+                    answered
                 })
             })
             .collect();
@@ -63,20 +73,51 @@ where
         }
         all
     });
-    let mut history = committed;
-    history.sort_by_key(|(version, _, _)| *version);
-    // Versions 2, 3, ... with no gap and no repeat: every commit counted once.
-    for (i, (version, _, _)) in history.iter().enumerate() {
-        prop_assert_eq!(*version, i as u64 + 2);
-    }
-    // Replayed in version order, each commit is a legal move from the one before.
-    let mut state = Door::Closed;
-    for (_, action, after) in &history {
-        prop_assert_eq!(state.target(*action), Some(*after));
-        state = *after;
-    }
     let last = runtime.block_on(store.get(&id)).unwrap();
-    prop_assert_eq!(last.version(), history.len() as u64 + 1);
+    // A move by action always commits: no two share a version.
+    let mut by_action: Vec<u64> = answered
+        .iter()
+        .filter(|(_, requested, _)| matches!(requested, Move::Action(_)))
+        .map(|(version, ..)| *version)
+        .collect();
+    let actions = by_action.len();
+    by_action.sort_unstable();
+    by_action.dedup();
+    prop_assert_eq!(
+        by_action.len(),
+        actions,
+        "two moves by action answered one version"
+    );
+    // Versions 2, 3, ... up to the last, none missing; replayed in order,
+    // each is a legal move from the one before, by one of the moves answered
+    // with it, and every answer with a version names the state it made.
+    let mut history = Vec::new();
+    let mut state = Door::Closed;
+    for version in 2..=last.version() {
+        // A move by action at a version made it; a move to `closed` there may
+        // be a no-op that found it made.
+        let mut at: Vec<&Commit> = answered.iter().filter(|(v, ..)| *v == version).collect();
+        at.sort_by_key(|(_, requested, _)| matches!(requested, Move::To(_)));
+        prop_assert!(!at.is_empty(), "no answer made version {}", version);
+        let after = at[0].2;
+        prop_assert!(at.iter().all(|(_, _, door)| *door == after));
+        let Some(made) = at
+            .iter()
+            .find(|(_, requested, _)| leads(state, *requested) == Some(after))
+        else {
+            return Err(TestCaseError::fail(format!(
+                "version {version}: no legal move from {state:?} to {after:?} among {at:?}"
+            )));
+        };
+        history.push(**made);
+        state = after;
+    }
+    // No-ops answered the state they found.
+    for (version, requested, door) in &answered {
+        if leads(*door, *requested).is_none() && matches!(requested, Move::To(_)) {
+            prop_assert!(*version <= last.version());
+        }
+    }
     prop_assert_eq!(last.value().door, state);
     Ok((id, history))
 }
@@ -128,7 +169,10 @@ fn postgres_histories_are_linearizable_and_recorded() {
                 prop_assert_eq!(u64::try_from(*version).unwrap(), *committed);
                 prop_assert_eq!(from.as_str(), before.name());
                 prop_assert_eq!(to.as_str(), after.name());
-                prop_assert_eq!(action.as_deref(), Some(conflict_runtime::Action::name(*by)));
+                prop_assert_eq!(
+                    action.as_deref(),
+                    by.action().map(conflict_runtime::Action::name)
+                );
                 before = *after;
             }
             Ok(())
@@ -152,7 +196,7 @@ fn sqlite_histories_are_linearizable_and_recorded() {
                 prop_assert_eq!(entry.version, *committed);
                 prop_assert_eq!(
                     (entry.from, entry.to, entry.action),
-                    (before, *after, Some(*by))
+                    (before, *after, by.action())
                 );
                 before = *after;
             }

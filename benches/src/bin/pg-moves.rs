@@ -42,16 +42,18 @@ fn toggle(state: DoorState) -> DoorStateAction {
 }
 
 /// The hand-written move: a conditional `UPDATE` and the history `INSERT`
-/// in one statement, as one writes it knowing the from state.
+/// in one statement, as one writes it knowing the from state, answering
+/// the new row (which a service sends back, as the store does).
 const HAND: &str = "
     WITH moved AS (
         UPDATE bench_doors SET state = $3, version = version + 1
          WHERE id = $1 AND state = ANY($2::text[])
-     RETURNING id, version
+     RETURNING *
+    ), logged AS (
+        INSERT INTO conflict_history (kind, id, version, from_state, to_state, action)
+        SELECT 'latch', moved.id::text, moved.version, $4, $3, $5 FROM moved
     )
-    INSERT INTO conflict_history (kind, id, version, from_state, to_state, action)
-    SELECT 'latch', moved.id::text, moved.version, $4, $3, $5 FROM moved
-    RETURNING version";
+    SELECT * FROM moved";
 
 /// Runs `clients` tasks for `seconds`, each moving its own doors with
 /// `step`, and answers moves (or refusals) per second.

@@ -150,14 +150,13 @@ struct Shape {
     /// version, and generated ones), unquoted.
     columns: Vec<String>,
     get: Arc<str>,
-    apply: Arc<str>,
-    apply_edit: Arc<str>,
-    apply_locked: Arc<str>,
-    apply_locked_edit: Arc<str>,
+    /// The move, by `Statement` and whether it edits.
+    apply: [[Arc<str>; 2]; 3],
     apply_each: Arc<str>,
     history: Arc<str>,
-    list_first: Arc<str>,
-    list_after: Arc<str>,
+    /// A page: by whether it starts after an id, and whether it is of one
+    /// state.
+    list: [[Arc<str>; 2]; 2],
 }
 
 /// The names in the statements, quoted: the table, its id, state and
@@ -199,11 +198,22 @@ impl Names {
         edit
     }
 
-    /// The move of one row, and the history row, in one statement. Locked:
-    /// the row is read at its latest version under a lock first, and the
-    /// update decides on that; otherwise the update decides on the row it
-    /// finds, and a refusal costs no write.
-    fn apply(&self, locked: bool, edit: Option<&str>) -> String {
+    /// The move of one row, and the history row, in one statement: the
+    /// move's (from, to) pairs in `$2` and `$3`, the versions it expects in
+    /// `$4` (or NULL), the history's kind, action, actor, reason and
+    /// metadata in `$5` to `$9`, an edit's JSON in `$10`.
+    ///
+    /// The history needs the state the row left. When no two of the move's
+    /// pairs lead to one state (`open` -> `closed`, `closed` -> `open`), it
+    /// is the pair of the state the row entered; otherwise (`cancel` from
+    /// `pending` or `paid`) the row is joined to the pairs, and the pair it
+    /// matched says. Either is exact under concurrency: the new state is
+    /// computed from the row the update writes.
+    ///
+    /// Locked: the row is read at its latest version under a lock first,
+    /// and the update decides on that; otherwise the update decides on the
+    /// row it finds, and a refusal costs no write.
+    fn apply(&self, shape: Statement, edit: Option<&str>) -> String {
         let Names {
             table,
             id,
@@ -218,10 +228,9 @@ impl Names {
             ),
             None => ("", String::new()),
         };
-        let (current, source, checked, refused) = if locked {
+        let (current, checked, refused) = if shape == Statement::Locked {
             (
                 format!("current AS (SELECT t.* FROM {table} t WHERE t.{id} = $1 FOR UPDATE), "),
-                "current c, ",
                 "c",
                 format!(
                     "SELECT false, c.*, NULL, {} FROM current c WHERE",
@@ -231,7 +240,6 @@ impl Names {
         } else {
             (
                 String::new(),
-                "",
                 "t",
                 format!(
                     "SELECT false, t.*, NULL, {} FROM {table} t WHERE t.{id} = $1 AND",
@@ -239,14 +247,38 @@ impl Names {
                 ),
             )
         };
+        let (to, from, source, matched) = if shape == Statement::Inverted {
+            (
+                format!("($3::text[])[array_position($2::text[], t.{state}::text)]"),
+                format!("($2::text[])[array_position($3::text[], t.{state}::text)]"),
+                String::new(),
+                format!("t.{state} = ANY(CAST($2::text[] AS {state_type}[]))"),
+            )
+        } else {
+            let locked = if shape == Statement::Locked {
+                "current c, "
+            } else {
+                ""
+            };
+            (
+                "m.to_state".to_owned(),
+                "m.from_state".to_owned(),
+                format!(" FROM {locked}unnest($2::text[], $3::text[]) AS m(from_state, to_state)"),
+                format!("{checked}.{state} = CAST(m.from_state AS {state_type})"),
+            )
+        };
+        let source = match (source.is_empty(), edit_source.is_empty()) {
+            (true, true) => String::new(),
+            (true, false) => format!(" FROM{}", &edit_source[1..]),
+            _ => format!("{source}{edit_source}"),
+        };
         format!(
             "WITH {current}moved AS (
                 UPDATE {table} AS t
-                   SET {state} = CAST(m.to_state AS {state_type}), {version} = t.{version} + 1{edit}
-                  FROM {source}unnest($2::text[], $3::text[]) AS m(from_state, to_state){edit_source}
-                 WHERE t.{id} = $1 AND {checked}.{state} = CAST(m.from_state AS {state_type})
+                   SET {state} = CAST({to} AS {state_type}), {version} = t.{version} + 1{edit}{source}
+                 WHERE t.{id} = $1 AND {matched}
                    AND ($4::bigint[] IS NULL OR {checked}.{version} = ANY($4))
-             RETURNING t.*, m.from_state AS conflict_from
+             RETURNING t.*, {from} AS conflict_from
              ), logged AS (
                 {HISTORY}
                 SELECT $5, moved.{id}::text, moved.{version}, moved.conflict_from,
@@ -295,8 +327,10 @@ impl Names {
         )
     }
 
-    /// A page of rows in some states (`$1`), after an id (`$3`) if `after`.
-    fn list(&self, after: bool) -> String {
+    /// A page of rows in some states (`$1`, text[]), after an id (`$3`) if
+    /// `after`. With one state the condition is an equality, so that an
+    /// index on `(state, id)` serves the page in order (`= ANY` cannot).
+    fn list(&self, after: bool, one_state: bool) -> String {
         let Names {
             table,
             id,
@@ -309,9 +343,14 @@ impl Names {
         } else {
             String::new()
         };
+        let states = if one_state {
+            format!("t.{state} = CAST(($1::text[])[1] AS {state_type})")
+        } else {
+            format!("t.{state} = ANY(CAST($1::text[] AS {state_type}[]))")
+        };
         format!(
             "SELECT t.*, {} FROM {table} t
-              WHERE t.{state} = ANY(CAST($1::text[] AS {state_type}[])){after}
+              WHERE {states}{after}
               ORDER BY t.{id} LIMIT $2",
             self.returned("t")
         )
@@ -400,14 +439,16 @@ impl Shape {
                 names.id
             )
             .into(),
-            apply: names.apply(false, None).into(),
-            apply_edit: names.apply(false, Some(&edit)).into(),
-            apply_locked: names.apply(true, None).into(),
-            apply_locked_edit: names.apply(true, Some(&edit)).into(),
+            apply: [Statement::Inverted, Statement::Joined, Statement::Locked].map(|shape| {
+                [
+                    names.apply(shape, None).into(),
+                    names.apply(shape, Some(&edit)).into(),
+                ]
+            }),
             apply_each: names.apply_each(id_type).into(),
             history: names.history().into(),
-            list_first: names.list(false).into(),
-            list_after: names.list(true).into(),
+            list: [false, true]
+                .map(|after| [false, true].map(|one_state| names.list(after, one_state).into())),
             kind,
             names,
             id_column: table.id.clone(),
@@ -524,14 +565,11 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         change: Change<R>,
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
         let change = change.into_parts();
-        let statement = Statement::of(&change)?;
-        let quick = if statement.edited.is_some() {
-            &self.shape.apply_edit
-        } else {
-            &self.shape.apply
-        };
+        let statement = Bound::of(&change)?;
+        let shapes = &self.shape.apply;
+        let kind = &self.shape.kind;
         let row = statement
-            .run(quick, &self.shape.kind, id, connection)
+            .run(shapes, false, kind, id, connection)
             .await?
             .ok_or(StoreError::NotFound)?;
         if row.try_get::<bool, _>("conflict_moved").map_err(backend)? {
@@ -547,13 +585,8 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
             Err(refused) => return Err(refused),
             Ok(Some(_)) => {}
         }
-        let under_lock = if statement.edited.is_some() {
-            &self.shape.apply_locked_edit
-        } else {
-            &self.shape.apply_locked
-        };
         let row = statement
-            .run(under_lock, &self.shape.kind, id, connection)
+            .run(shapes, true, kind, id, connection)
             .await?
             .ok_or(StoreError::NotFound)?;
         if row.try_get::<bool, _>("conflict_moved").map_err(backend)? {
@@ -568,9 +601,21 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
     }
 }
 
-/// One move's parameters, bound the same way to the quick and the locked
-/// statement.
-struct Statement<'c> {
+/// Which statement moves a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Statement {
+    /// No two pairs of the move lead to one state: the state left is the
+    /// pair's of the state entered.
+    Inverted = 0,
+    /// The row joined to the move's pairs.
+    Joined = 1,
+    /// The row locked and read at its latest version first.
+    Locked = 2,
+}
+
+/// One move's parameters, bound the same way to every statement.
+struct Bound<'c> {
+    shape: Statement,
     from: Vec<&'static str>,
     to: Vec<&'static str>,
     versions: Option<Vec<i64>>,
@@ -579,7 +624,7 @@ struct Statement<'c> {
     edited: Option<serde_json::Value>,
 }
 
-impl<'c> Statement<'c> {
+impl<'c> Bound<'c> {
     fn of<R: Resource + Serialize>(
         change: &'c ChangeParts<R>,
     ) -> Result<Self, StoreError<R::State>> {
@@ -595,7 +640,16 @@ impl<'c> Statement<'c> {
         storable_text(change.note.actor.as_deref())?;
         storable_text(change.note.reason.as_deref())?;
         let (from, to) = pairs(change.requested);
-        Ok(Statement {
+        let mut entered = to.clone();
+        entered.sort_unstable();
+        entered.dedup();
+        let shape = if entered.len() == to.len() {
+            Statement::Inverted
+        } else {
+            Statement::Joined
+        };
+        Ok(Bound {
+            shape,
             from,
             to,
             versions: expected_versions(change.expected.as_ref()),
@@ -605,13 +659,22 @@ impl<'c> Statement<'c> {
         })
     }
 
+    /// Runs the statement `shape` of `shape`s (the locked one, or the
+    /// move's own).
     async fn run<Id: PgKey>(
         &self,
-        sql: &Arc<str>,
+        shapes: &[[Arc<str>; 2]; 3],
+        locked: bool,
         kind: &str,
         id: &Id,
         connection: &mut PgConnection,
     ) -> Result<Option<PgRow>, sqlx::Error> {
+        let shape = if locked {
+            Statement::Locked
+        } else {
+            self.shape
+        };
+        let sql = &shapes[shape as usize][usize::from(self.edited.is_some())];
         let query = sqlx::query(AssertSqlSafe(Arc::clone(sql)))
             .bind(id)
             .bind(&self.from)
@@ -783,7 +846,7 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
             .iter()
             .map(|part| expected_versions(part.expected.as_ref()).and_then(|v| v.first().copied()))
             .collect();
-        let statement = match Statement::of(first) {
+        let statement = match Bound::of(first) {
             Ok(statement) => statement,
             Err(error) => return Some(changes.iter().map(|_| Err(clone_error(&error))).collect()),
         };
@@ -897,14 +960,13 @@ impl<R: PgRecord, Id: PgKey> List<R> for PgStore<R, Id> {
         let names: Vec<&str> = states.iter().map(|s| s.name()).collect();
         // One more than asked: whether there is a next page.
         let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let sql = &self.shape.list[usize::from(after.is_some())][usize::from(names.len() == 1)];
+        let query = sqlx::query(AssertSqlSafe(Arc::clone(sql)))
+            .bind(&names)
+            .bind(fetch);
         let query = match after {
-            None => sqlx::query(AssertSqlSafe(Arc::clone(&self.shape.list_first)))
-                .bind(&names)
-                .bind(fetch),
-            Some(after) => sqlx::query(AssertSqlSafe(Arc::clone(&self.shape.list_after)))
-                .bind(&names)
-                .bind(fetch)
-                .bind(after),
+            None => query,
+            Some(after) => query.bind(after),
         };
         let rows = query.fetch_all(&self.pool).await?;
         let more = rows.len() > limit;

@@ -134,7 +134,7 @@ if service:
       "request), against `benches/src/bin/orders-by-hand.rs`, the same routes, statuses, bodies, "
       "history, guard, permission and layers written with axum alone. `get`: `GET /orders/1` "
       "(200 with `ETag`); `pay`: `POST /orders/{id}/pay` on a fresh pending order each time (a legal "
-      "move, recorded in the history); `conflict`: `POST /orders/1/cancel` on a shipped order (409 "
+      "move through the credit guard, recording the payment on the order and the move in the history); `conflict`: `POST /orders/1/cancel` on a shipped order (409 "
       "problem body listing what is allowed). Server pinned to core 0, `wrk -t1 -c32` to core 1, "
       "services alternating.\n")
     w("| request | conflict requests/s | hand requests/s | ratio | conflict p99 | hand p99 | answers as expected |")
@@ -180,8 +180,9 @@ if postgres:
     w("## 5. Moves on your tables: Postgres and SQLite\n")
     w("1 000 doors in a table of the benchmark's own (`bench_doors(id bigserial, name, state, version)`), "
       "local Postgres with default settings, a schema of its own. Every move legal: each client owns "
-      "its doors and opens and closes them in turn. `store`: `PgStore::apply` (the conditional `UPDATE` "
-      "joined to the move's (from, to) pairs, and the history row, in one statement). `hand`: the "
+      "its doors and opens and closes them in turn. `store`: `PgStore::apply` (the conditional `UPDATE`, "
+      "which finds the state the row left from the one it entered, and the history row, in one "
+      "statement that also answers the row when nothing moves). `hand`: the "
       "conditional `UPDATE ... WHERE id = $1 AND state = ANY($2) RETURNING *` and the history `INSERT` "
       "in one statement, written by hand knowing the from state, answering the new row as the store "
       "does (a service sends it back). Both through sqlx from the same Rust process. Modes alternate "
@@ -223,8 +224,8 @@ if postgres:
             w(f"\nBulk is {bulk['single'][1] / bulk['apply_each'][1]:.1f}x faster.\n")
     if listing:
         w("Listing one state out of 1 000 000 rows (1 in 100 locked): 50 pages of 100 through "
-          "`PgStore::list` (keyset: `state = ANY(..) AND id > .. ORDER BY id LIMIT ..`), with the "
-          "index the example's migration creates on `(state, id)` and without it:\n")
+          "`PgStore::list` (keyset: `state = .. AND id > .. ORDER BY id LIMIT ..`), with an index on "
+          "`(state, id)`, as the example's migration creates, and without it:\n")
         w("| index | per page |")
         w("| --- | ---: |")
         for mode in ("index", "no index"):

@@ -31,13 +31,23 @@
 //!
 //! The derive's attribute reference is on [`StateMachine`](macro@StateMachine).
 //!
+//! # Layers
+//!
+//! [`machine`](StateMachine), [`guard`] and [`diagram`] are the core: no I/O.
+//! [`moves`] is the engine: one call performs a move for any caller.
+//! [`store`] keeps resources: in memory, in your Postgres or SQLite tables.
+//! `http` (feature `axum`) turns requests into moves and refusals into
+//! problem bodies.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `derive` | yes | `#[derive(StateMachine)]` |
 //! | `axum` | yes | [`http`]: 409 problem bodies, extractors, `ETag` and `If-Match`, `Idempotency-Key`, served diagrams |
-//! | `postgres` | no | [`store::PgStore`] and `http::PgKeys`: state shared by every instance |
+//! | `postgres` | no | [`store::PgStore`] over your Postgres tables, and `http::PgKeys`: state shared by every instance |
+//! | `sqlite` | no | [`store::SqliteStore`] over your SQLite tables: the embedded durable store |
+//! | `uuid` | no | `uuid::Uuid` keys in every store |
 //! | `openapi` | no | `http::openapi`: OpenAPI 3.1 schemas and responses (`utoipa`) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -5,8 +5,9 @@
 //! for what the benchmark sends, and the same layers with the same defaults:
 //! idempotency keys (in memory), a 64 KiB body limit, `TraceLayer` under an
 //! `info` filter, a catch-panic layer answering a problem body. Moves check
-//! the table, `pay`'s credit limit, `refund`'s permission and `ship`'s and
-//! `cancel`'s input, and record the history under the same lock as the move.
+//! the table, `pay`'s credit limit, `refund`'s permission and `pay`'s,
+//! `ship`'s and `cancel`'s input (`pay` records its payment on the order),
+//! and record the history under the same lock as the move.
 
 #![allow(
     clippy::too_many_lines,
@@ -79,6 +80,8 @@ struct Order {
     quantity: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     tracking_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment: Option<Value>,
 }
 
 #[allow(
@@ -186,6 +189,7 @@ async fn create(State(orders): State<Shared>, body: Bytes) -> Response {
         item: new.item.trim().to_owned(),
         quantity: new.quantity,
         tracking_number: None,
+        payment: None,
     };
     let mut response = represent(StatusCode::CREATED, &order, 1);
     orders.orders.insert(
@@ -244,7 +248,7 @@ fn input(
     body: &Bytes,
     instance: &str,
 ) -> Result<Option<Value>, Response> {
-    if !matches!(action, "ship" | "cancel") {
+    if !matches!(action, "pay" | "ship" | "cancel") {
         return Ok(None);
     }
     let invalid = |field: &str, detail: String| {
@@ -282,6 +286,15 @@ fn input(
             )
         })?
     };
+    if action == "pay" {
+        return match value.get("method") {
+            None => Ok(Some(json!({ "method": "card" }))),
+            Some(Value::String(method)) if method == "card" || method == "invoice" => {
+                Ok(Some(json!({ "method": method })))
+            }
+            Some(_) => Err(invalid("method", "`method`: card or invoice".to_owned())),
+        };
+    }
     if action == "ship" {
         let number = value.get("tracking_number").and_then(Value::as_str);
         let Some(number) = number.filter(|n| {
@@ -445,6 +458,16 @@ async fn act(
         .and_then(Value::as_str)
     {
         stored.order.tracking_number = Some(number.to_owned());
+    }
+    if let Some(method) = input
+        .as_ref()
+        .and_then(|i| i.get("method"))
+        .and_then(Value::as_str)
+    {
+        stored.order.payment = Some(json!({
+            "method": method,
+            "paid_at": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        }));
     }
     stored.history.push(Entry {
         version: stored.version,

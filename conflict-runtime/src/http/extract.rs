@@ -1,7 +1,6 @@
 //! Extractors: a request parsed into the domain's terms (an id, an action,
 //! a [`MoveSpec`]), every rejection a problem body built in `problem`.
 
-use std::fmt::Display;
 use std::marker::PhantomData;
 use std::str::FromStr;
 
@@ -15,16 +14,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::etag::{self, MalformedHeader};
-use super::problem::{
-    self, Problem, already_there, input_problem, invalid_input, move_problem, no_such_id,
-    rejection, store_problem,
-};
-use super::response::{Created, History};
+use super::problem::{self, Problem, input_problem, invalid_input, no_such_id, rejection};
 use crate::machine::{Action, NameKind, StateMachine, UnknownName};
-use crate::moves::{
-    Anonymous, Caller, Engine, Input, InputError, MoveSpec, Moved, Rules, from_object,
-};
-use crate::store::{Expected, Move, Resource, Store, StoreError, Versioned};
+use crate::moves::{Input, InputError, MoveSpec, from_object};
+use crate::store::{Expected, Versioned};
 
 fn rejection_problem(status: StatusCode, text: String, instance: &str) -> Problem {
     rejection(status, text).with_instance(instance)
@@ -68,8 +61,8 @@ fn parse_id<Id: FromStr>(raw: &str, resource: &str, instance: &str) -> Result<Id
 /// that does not parse is a 404 problem: it names nothing that exists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceId<Id, S> {
-    id: Id,
-    instance: String,
+    pub(super) id: Id,
+    pub(super) instance: String,
     machine: PhantomData<fn() -> S>,
 }
 
@@ -77,66 +70,6 @@ impl<Id, S> ResourceId<Id, S> {
     /// The id.
     pub fn into_inner(self) -> Id {
         self.id
-    }
-}
-
-impl<Id: Display + Clone, S: StateMachine> ResourceId<Id, S> {
-    /// Loads the resource; an absent one is a 404 problem naming it.
-    ///
-    /// # Errors
-    /// The [`Problem`] for the store's refusal.
-    pub async fn load<R, St>(&self, store: &St) -> Result<Versioned<Id, R>, Problem>
-    where
-        R: Resource<State = S>,
-        St: Store<R, Id = Id>,
-    {
-        store.get(&self.id).await.map_err(|error| {
-            store_problem(error, Some(&self.id)).with_instance(self.instance.as_str())
-        })
-    }
-
-    /// The resource's committed moves, oldest first; an absent resource is
-    /// a 404 problem naming it.
-    ///
-    /// # Errors
-    /// The [`Problem`] for the store's refusal.
-    pub async fn history<R, St>(&self, store: &St) -> Result<History<S>, Problem>
-    where
-        R: Resource<State = S>,
-        St: Store<R, Id = Id>,
-    {
-        store.history(&self.id).await.map(History).map_err(|error| {
-            store_problem(error, Some(&self.id)).with_instance(self.instance.as_str())
-        })
-    }
-
-    /// Creates `value` under this id (a `PUT` to the resource's own path),
-    /// at most once: the identical resource again is a 200 (a retry), a
-    /// different one a 409, or a 412 when `If-None-Match` (`*` makes the
-    /// request create-only) matches what is there.
-    ///
-    /// # Errors
-    /// The [`Problem`] for the refusal.
-    pub async fn create<R, St>(
-        &self,
-        store: &St,
-        value: R,
-        conditional: &Conditional,
-    ) -> Result<Created<Id, R>, Problem>
-    where
-        R: Resource<State = S>,
-        St: Store<R, Id = Id>,
-    {
-        let instance = self.instance.as_str();
-        match store.insert(self.id.clone(), value).await {
-            Ok(inserted) => Ok(Created::new(inserted, instance)),
-            Err(StoreError::AlreadyExists { version, state })
-                if conditional.0.as_ref().is_some_and(|e| e.matches(version)) =>
-            {
-                Err(already_there(&self.id, version, state).with_instance(instance))
-            }
-            Err(error) => Err(store_problem(error, Some(&self.id)).with_instance(instance)),
-        }
     }
 }
 
@@ -364,7 +297,7 @@ where
 
 /// `If-None-Match` of a `GET`: answers 304 when the client's copy is current.
 #[derive(Clone, Debug, Default)]
-pub struct Conditional(Option<Expected>);
+pub struct Conditional(pub(super) Option<Expected>);
 
 impl Conditional {
     /// 304 with the `ETag` when `If-None-Match` matches `resource`, else the
@@ -431,8 +364,8 @@ impl<St: Send + Sync> FromRequestParts<St> for Conditional {
 ///     .with_state(MemoryStore::<Door>::new());
 /// ```
 pub struct MoveRequest<S: StateMachine, Id, F = StatusField> {
-    spec: MoveSpec<S, Id>,
-    instance: String,
+    pub(super) spec: MoveSpec<S, Id>,
+    pub(super) instance: String,
     field: PhantomData<fn() -> F>,
 }
 
@@ -491,105 +424,5 @@ fn action_input(headers: &HeaderMap, body: Bytes) -> Input {
         Input::Unreadable(InputError::Unsupported(
             "send the action's input as JSON, with `Content-Type: application/json`".to_owned(),
         ))
-    }
-}
-
-impl<S, Id, F> MoveRequest<S, Id, F>
-where
-    S: StateMachine,
-    Id: Display + Clone + Send + Sync + 'static,
-    F: StateField,
-{
-    /// Refuses the move with 428 unless the request carries `If-Match`:
-    /// for routes where a blind overwrite would lose someone's update.
-    #[must_use]
-    pub fn require_if_match(mut self) -> Self {
-        self.spec = self.spec.require_expected();
-        self
-    }
-
-    /// The id of the resource to move.
-    pub fn id(&self) -> &Id {
-        self.spec.id()
-    }
-
-    /// The move asked for; `None` for a body whose target state could not
-    /// be read (refused when performed).
-    pub fn requested(&self) -> Option<Move<S>> {
-        self.spec.requested()
-    }
-
-    /// The move as the engine takes it, and the request's path (the
-    /// `instance` of its problems), for a handler that calls the engine
-    /// itself and maps a refusal with [`Problem::of_move`].
-    pub fn into_parts(self) -> (MoveSpec<S, Id>, String) {
-        (self.spec, self.instance)
-    }
-
-    /// Checks and commits the move through `store`, in one atomic step of
-    /// the store, and answers with the new representation or the problem.
-    /// Guards declared on the derive apply; for permissions, typed input,
-    /// runtime guards and hooks use [`perform`](MoveRequest::perform).
-    ///
-    /// # Errors
-    /// The [`Problem`] for the first check that fails, in the order given on
-    /// [`MoveRequest`].
-    pub async fn apply<R, St>(self, store: &St) -> Result<Versioned<Id, R>, Problem>
-    where
-        R: Resource<State = S>,
-        St: Store<R, Id = Id>,
-    {
-        self.perform(&Engine::new(store.clone(), Rules::new()), &Anonymous)
-            .await
-            .map(Moved::into_resource)
-    }
-
-    /// Checks and commits the move under `rules` on behalf of `caller`:
-    /// [`perform`](MoveRequest::perform) with an engine made for this move.
-    ///
-    /// # Errors
-    /// The [`Problem`] for the first check that fails.
-    pub async fn apply_with<R, St>(
-        self,
-        store: &St,
-        rules: &Rules<R>,
-        caller: &dyn Caller,
-    ) -> Result<Moved<Id, R>, Problem>
-    where
-        R: Resource<State = S>,
-        St: Store<R, Id = Id>,
-    {
-        self.perform(&Engine::new(store.clone(), rules.clone()), caller)
-            .await
-    }
-
-    /// Performs the move through `engine` on behalf of `caller`
-    /// ([`Engine::perform`]) and maps a refusal to its problem.
-    ///
-    /// The answers, in order: unknown id 404; an action the caller lacks
-    /// the permission for 403 (naming only the action); missing required
-    /// `If-Match` 428; stale `If-Match` 412; a malformed body 400 (415 when
-    /// not JSON), an invalid one 422 naming the field; a move the table does
-    /// not allow 409 `illegal-transition`; a move a guard blocks 409
-    /// `transition-blocked` with the `blockers`. Both 409s list the moves
-    /// this caller may make instead, after guards and permissions.
-    ///
-    /// # Errors
-    /// The [`Problem`] for the first check that fails.
-    pub async fn perform<R, St>(
-        self,
-        engine: &Engine<R, St>,
-        caller: &dyn Caller,
-    ) -> Result<Moved<Id, R>, Problem>
-    where
-        R: Resource<State = S>,
-        St: Store<R, Id = Id>,
-    {
-        let MoveRequest { spec, instance, .. } = self;
-        let id = spec.id().clone();
-        engine
-            .perform(caller, spec)
-            .await
-            .map_err(|error| move_problem(error, &id).with_instance(instance))
     }
 }

@@ -5,6 +5,7 @@
 
 mod etag;
 mod extract;
+mod handle;
 mod idempotency;
 mod listing;
 mod machine;

@@ -4,6 +4,7 @@
 //! Preconditions, idempotency keys and representations are HTTP's own.
 
 mod etag;
+mod events;
 mod extract;
 mod handle;
 mod idempotency;
@@ -18,6 +19,7 @@ mod problem;
 mod response;
 
 pub use self::etag::{MalformedHeader, etag, if_match, if_none_match};
+pub use self::events::{EventStream, LastEventId};
 pub use self::extract::{
     ActionPath, Conditional, Explain, JsonBody, JsonObject, MoveRequest, ResourceId, StateField,
     StatusField, TargetState,

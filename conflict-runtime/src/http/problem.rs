@@ -61,6 +61,9 @@ pub enum ProblemKind {
     MethodNotAllowed,
     /// 406: no representation matches `Accept`.
     NotAcceptable,
+    /// 410: what was asked for is no longer kept (events older than the
+    /// retention).
+    Gone,
     /// 409: a request with the same `Idempotency-Key` is still being handled.
     IdempotencyKeyInFlight,
     /// 422: the `Idempotency-Key` was used for a different request.
@@ -147,6 +150,7 @@ impl ProblemKind {
                 "urn:conflict:problem:not-acceptable",
                 "Not acceptable",
             ),
+            K::Gone => (S::GONE, "urn:conflict:problem:gone", "Gone"),
             K::IdempotencyKeyInFlight => (
                 S::CONFLICT,
                 "urn:conflict:problem:idempotency-key-in-flight",
@@ -629,6 +633,11 @@ pub(crate) fn malformed(detail: impl Into<String>) -> Problem {
 /// A request whose content does not fit: a query parameter out of range.
 pub(crate) fn invalid_value(detail: impl Into<String>) -> Problem {
     Problem::new(ProblemKind::InvalidInput, detail)
+}
+
+/// The 410 of something no longer kept.
+pub(crate) fn gone(detail: impl Into<String>) -> Problem {
+    Problem::new(ProblemKind::Gone, detail)
 }
 
 /// The 406 of an `Accept` that no representation matches.

@@ -703,6 +703,9 @@ pub(crate) enum Hooks<'p, R: Resource> {
 pub struct Uncommitted<Id, R: Resource> {
     moved: Moved<Id, R>,
     hooks: Option<(Rules<R>, Committed<R>)>,
+    /// What wakes this process's dispatchers, when the store cannot
+    /// notify from inside the transaction (SQLite).
+    commits: Option<super::Commits>,
 }
 
 impl<Id, R: Resource> Uncommitted<Id, R> {
@@ -714,10 +717,12 @@ impl<Id, R: Resource> Uncommitted<Id, R> {
         moved: Moved<Id, R>,
         rules: &Rules<R>,
         pending: Option<Committed<R>>,
+        commits: Option<super::Commits>,
     ) -> Self {
         Uncommitted {
             moved,
             hooks: pending.map(|committed| (rules.clone(), committed)),
+            commits,
         }
     }
 
@@ -729,7 +734,14 @@ impl<Id, R: Resource> Uncommitted<Id, R> {
     /// Runs the move's hooks, once the transaction that holds it has
     /// committed, and answers the move with the hooks that failed.
     pub async fn after_commit(self) -> Moved<Id, R> {
-        let Uncommitted { mut moved, hooks } = self;
+        let Uncommitted {
+            mut moved,
+            hooks,
+            commits,
+        } = self;
+        if let Some(commits) = commits {
+            commits.signal();
+        }
         if let Some((rules, committed)) = hooks {
             moved.failed_hooks = detached_hooks(rules, committed).await;
         }

@@ -59,16 +59,23 @@
 //! # }).unwrap();
 //! ```
 
+mod dispatch;
 mod engine;
 mod error;
 pub(crate) mod history;
 mod input;
+mod outbox;
 mod rules;
 pub(crate) mod store;
 
+pub(crate) use self::dispatch::Commits;
+#[cfg(feature = "postgres")]
+pub(crate) use self::dispatch::Waiter;
+pub use self::dispatch::{Dispatcher, Retry, Running, Wake, Wakeups};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) use self::engine::Hooks;
 pub use self::engine::{Engine, MOVE_ATTEMPTS, MoveSpec, Moved, Outcome, Uncommitted};
 pub use self::error::{Allowed, MoveError, MoveErrorKind};
 pub use self::input::{ActionInput, Input, InputError, Invalid, from_object};
+pub use self::outbox::{Dead, Delivery, EVENT_SCHEMA, Event, Outbox, Settled};
 pub use self::rules::{Anonymous, Caller, Committed, HookError, MoveOption, Rules};

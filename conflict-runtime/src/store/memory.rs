@@ -1,24 +1,34 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry::{Occupied, Vacant};
+use std::fmt::Display;
+use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use super::memory_log::{CAPACITY, Log};
 use super::{
     Change, ChangeParts, Create, Entry, Inserted, Keyed, List, Page, Resource, Store, StoreError,
     Versioned,
 };
+use crate::moves::{Commits, Dead, Delivery, Event, Outbox, Settled, Wake, Wakeups};
 
 /// The embedded store: resources in a map behind one lock, for a single
 /// process. A move holds the write lock from the check to the commit, and
-/// appends its history entry under the same lock.
+/// appends its history entry and its event under the same lock.
+///
+/// Its outbox lives in the process too: durable handlers survive a failed
+/// handler, not a crash. It keeps the latest 100 000 events (the oldest go
+/// first, unless a delivery still needs them).
 pub struct MemoryStore<R: Resource, Id = u64> {
     inner: Arc<RwLock<Inner<R, Id>>>,
+    committed: Commits,
 }
 
 struct Inner<R: Resource, Id> {
     resources: HashMap<Id, Slot<R, Id>>,
     last_id: u64,
+    log: Log<R::State, Id>,
 }
 
 struct Slot<R: Resource, Id> {
@@ -39,17 +49,28 @@ impl<R: Resource, Id> Clone for MemoryStore<R, Id> {
     fn clone(&self) -> Self {
         MemoryStore {
             inner: Arc::clone(&self.inner),
+            committed: self.committed.clone(),
         }
     }
 }
 
-impl<R: Resource, Id> Default for MemoryStore<R, Id> {
+impl<R: Resource, Id: Clone> Default for MemoryStore<R, Id> {
     fn default() -> Self {
+        MemoryStore::with_event_capacity(CAPACITY)
+    }
+}
+
+impl<R: Resource, Id: Clone> MemoryStore<R, Id> {
+    /// An empty store that keeps at most `capacity` events.
+    #[must_use]
+    pub fn with_event_capacity(capacity: usize) -> Self {
         MemoryStore {
             inner: Arc::new(RwLock::new(Inner {
                 resources: HashMap::new(),
                 last_id: 0,
+                log: Log::new(capacity.max(1)),
             })),
+            committed: Commits::default(),
         }
     }
 }
@@ -110,32 +131,40 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
         change: Change<R>,
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
         let change = change.into_parts();
-        let mut inner = self.write();
+        let mut guard = self.write();
+        // Fields apart: the slot and the log are borrowed together.
+        let inner = &mut *guard;
         let slot = inner.resources.get_mut(id).ok_or(StoreError::NotFound)?;
         let current = &mut slot.current;
         let from = current.value.state();
-        if let Some(to) = change.decide(current.version, from)? {
-            let ChangeParts {
-                action,
-                edited,
-                note,
-                ..
-            } = change;
-            if let Some(edited) = edited {
-                current.value = edited;
-            }
-            current.value.set_state(to);
-            current.version += 1;
-            slot.history.push(Entry {
-                version: current.version,
-                from,
-                to,
-                action,
-                at: SystemTime::now(),
-                note,
-            });
+        let Some(to) = change.decide(current.version, from)? else {
+            return Ok(slot.current.clone());
+        };
+        let ChangeParts {
+            action,
+            edited,
+            note,
+            ..
+        } = change;
+        if let Some(edited) = edited {
+            current.value = edited;
         }
-        Ok(slot.current.clone())
+        current.value.set_state(to);
+        current.version += 1;
+        let entry = Entry {
+            version: current.version,
+            from,
+            to,
+            action,
+            at: SystemTime::now(),
+            note,
+        };
+        let moved = current.clone();
+        inner.log.push(id, &entry);
+        slot.history.push(entry);
+        drop(guard);
+        self.committed.signal();
+        Ok(moved)
     }
 }
 
@@ -276,5 +305,76 @@ where
             None
         };
         Ok(Page { items, next })
+    }
+}
+
+impl<R, Id> Outbox<R> for MemoryStore<R, Id>
+where
+    R: Resource,
+    Id: Clone + Eq + Hash + Display + Send + Sync + 'static,
+{
+    async fn events(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event<R::State>>, StoreError<R::State>> {
+        Ok(self.read().log.events(after, limit))
+    }
+
+    async fn latest(&self) -> Result<u64, StoreError<R::State>> {
+        Ok(self.read().log.latest())
+    }
+
+    async fn kept_after(&self) -> Result<u64, StoreError<R::State>> {
+        Ok(self.read().log.kept_after())
+    }
+
+    async fn trim(&self, age: Duration) -> Result<u64, StoreError<R::State>> {
+        Ok(self.write().log.trim(age))
+    }
+
+    async fn follow(
+        &self,
+        handler: &str,
+        wanted: &(dyn Fn(&Event<R::State>) -> bool + Sync),
+        limit: usize,
+    ) -> Result<usize, StoreError<R::State>> {
+        Ok(self.write().log.follow(handler, wanted, limit))
+    }
+
+    async fn claim(
+        &self,
+        handlers: &[&str],
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Delivery<R::State>>, StoreError<R::State>> {
+        Ok(self.write().log.claim(handlers, limit, lease))
+    }
+
+    async fn settle(
+        &self,
+        delivery: &Delivery<R::State>,
+        settled: Settled,
+    ) -> Result<(), StoreError<R::State>> {
+        self.write().log.settle(delivery, settled);
+        Ok(())
+    }
+
+    async fn dead(
+        &self,
+        handler: Option<&str>,
+    ) -> Result<Vec<Dead<R::State>>, StoreError<R::State>> {
+        Ok(self.read().log.dead(handler))
+    }
+
+    async fn revive(&self, handler: &str, position: u64) -> Result<bool, StoreError<R::State>> {
+        Ok(self.write().log.revive(handler, position))
+    }
+}
+
+impl<R: Resource, Id> Wake for MemoryStore<R, Id> {
+    fn wakeups(&self) -> impl Future<Output = Wakeups> + Send {
+        let wakeups = self.committed.wakeups();
+        async move { wakeups }
     }
 }

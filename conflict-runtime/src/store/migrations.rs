@@ -42,14 +42,26 @@ pub(crate) fn postgres() -> Migrator {
             "idempotency",
             include_str!("../../migrations/postgres/20261130000002_idempotency.sql"),
         ),
+        (
+            20_261_130_000_003,
+            "outbox",
+            include_str!("../../migrations/postgres/20261130000003_outbox.sql"),
+        ),
     ])
 }
 
 #[cfg(feature = "sqlite")]
 pub(crate) fn sqlite() -> Migrator {
-    migrator(&[(
-        20_261_130_000_001,
-        "history",
-        include_str!("../../migrations/sqlite/20261130000001_history.sql"),
-    )])
+    migrator(&[
+        (
+            20_261_130_000_001,
+            "history",
+            include_str!("../../migrations/sqlite/20261130000001_history.sql"),
+        ),
+        (
+            20_261_130_000_002,
+            "outbox",
+            include_str!("../../migrations/sqlite/20261130000002_outbox.sql"),
+        ),
+    ])
 }

@@ -4,16 +4,21 @@
 //! HTTP layer maps them to statuses.
 
 mod memory;
+mod memory_log;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod migrations;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_outbox;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_outbox;
 
 pub use crate::moves::history::{Entry, Note};
 pub use crate::moves::store::{

@@ -170,6 +170,9 @@ struct Names {
     state_type: String,
 }
 
+/// Wakes every dispatcher and event stream listening, at the commit.
+const NOTIFY: &str = "pg_notify('conflict_outbox', $5) AS conflict_notified";
+
 const HISTORY: &str = "INSERT INTO conflict_history
     (kind, id, version, from_state, to_state, action, actor, reason, metadata)";
 
@@ -233,7 +236,7 @@ impl Names {
                 format!("current AS (SELECT t.* FROM {table} t WHERE t.{id} = $1 FOR UPDATE), "),
                 "c",
                 format!(
-                    "SELECT false, c.*, NULL, {} FROM current c WHERE",
+                    "SELECT false, c.*, NULL, {}, NULL FROM current c WHERE",
                     self.returned("c")
                 ),
             )
@@ -242,7 +245,7 @@ impl Names {
                 String::new(),
                 "t",
                 format!(
-                    "SELECT false, t.*, NULL, {} FROM {table} t WHERE t.{id} = $1 AND",
+                    "SELECT false, t.*, NULL, {}, NULL FROM {table} t WHERE t.{id} = $1 AND",
                     self.returned("t")
                 ),
             )
@@ -285,7 +288,7 @@ impl Names {
                        moved.{state}::text, $6, $7, $8, $9::jsonb
                   FROM moved
              )
-             SELECT true AS conflict_moved, moved.*, {moved} FROM moved
+             SELECT true AS conflict_moved, moved.*, {moved}, {NOTIFY} FROM moved
              UNION ALL
              {refused} NOT EXISTS (SELECT 1 FROM moved)",
             moved = self.returned("moved"),
@@ -317,9 +320,9 @@ impl Names {
                        moved.{state}::text, $6, $7, $8, $9::jsonb
                   FROM moved
              )
-             SELECT true AS conflict_moved, moved.*, {moved} FROM moved
+             SELECT true AS conflict_moved, moved.*, {moved}, {NOTIFY} FROM moved
              UNION ALL
-             SELECT false, t.*, NULL, {found} FROM {table} t
+             SELECT false, t.*, NULL, {found}, NULL FROM {table} t
               WHERE t.{id} = ANY($1::{id_type}[])
                 AND NOT EXISTS (SELECT 1 FROM moved WHERE moved.{id} = t.{id})",
             moved = self.returned("moved"),
@@ -519,6 +522,11 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         &self.pool
     }
 
+    /// The kind the history and the outbox record the resources under.
+    pub(super) fn kind(&self) -> &str {
+        &self.shape.kind
+    }
+
     /// The store's view of a connection you hold, inside a transaction of
     /// yours: moves through [`Engine::perform_in`] commit or roll back with
     /// it.
@@ -706,7 +714,9 @@ fn expected_versions(expected: Option<&Expected>) -> Option<Vec<i64>> {
     }
 }
 
-fn history_entry<S: StateMachine>(row: &PgRow) -> Result<Option<Entry<S>>, StoreError<S>> {
+pub(super) fn history_entry<S: StateMachine>(
+    row: &PgRow,
+) -> Result<Option<Entry<S>>, StoreError<S>> {
     let Some(raw_version) = row.try_get::<Option<i64>, _>("version").map_err(backend)? else {
         return Ok(None);
     };
@@ -1061,7 +1071,7 @@ impl<R: PgRecord, Id: PgKey> Engine<R, PgStore<R, Id>> {
         let pending = pending
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(Uncommitted::new(moved, self.rules(), pending))
+        Ok(Uncommitted::new(moved, self.rules(), pending, None))
     }
 }
 

@@ -74,6 +74,7 @@ impl<R> SqliteRecord for R where R: Resource + Serialize + for<'r> FromRow<'r, S
 pub struct SqliteStore<R, Id = i64> {
     pool: SqlitePool,
     shape: Arc<Shape>,
+    committed: crate::moves::Commits,
     types: PhantomData<fn() -> (R, Id)>,
 }
 
@@ -82,6 +83,7 @@ impl<R, Id> Clone for SqliteStore<R, Id> {
         SqliteStore {
             pool: self.pool.clone(),
             shape: Arc::clone(&self.shape),
+            committed: self.committed.clone(),
             types: PhantomData,
         }
     }
@@ -240,6 +242,7 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
         Ok(SqliteStore {
             pool,
             shape: Arc::new(Shape::new(&table, kind, columns)),
+            committed: crate::moves::Commits::default(),
             types: PhantomData,
         })
     }
@@ -248,6 +251,17 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
     #[must_use]
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The kind the history and the outbox record the resources under.
+    pub(super) fn kind(&self) -> &str {
+        &self.shape.kind
+    }
+
+    /// What this process's dispatchers and streams wait on: signaled at
+    /// each commit made through this store.
+    pub(super) fn committed(&self) -> &crate::moves::Commits {
+        &self.committed
     }
 
     fn read(&self, row: &SqliteRow) -> Result<Versioned<Id, R>, StoreError<R::State>> {
@@ -332,7 +346,9 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
     }
 }
 
-fn history_entry<S: StateMachine>(row: &SqliteRow) -> Result<Option<Entry<S>>, StoreError<S>> {
+pub(super) fn history_entry<S: StateMachine>(
+    row: &SqliteRow,
+) -> Result<Option<Entry<S>>, StoreError<S>> {
     let Some(raw_version) = row.try_get::<Option<i64>, _>("version").map_err(backend)? else {
         return Ok(None);
     };
@@ -418,7 +434,10 @@ impl<R: SqliteRecord, Id: SqliteKey> Store<R> for SqliteStore<R, Id> {
         let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let applied = self.apply_within(&mut transaction, id, change).await;
         match &applied {
-            Ok(_) => transaction.commit().await?,
+            Ok(_) => {
+                transaction.commit().await?;
+                self.committed.signal();
+            }
             Err(_) => transaction.rollback().await?,
         }
         applied
@@ -467,7 +486,9 @@ impl<R: SqliteRecord, Id: SqliteKey> Store<R> for SqliteStore<R, Id> {
             };
             results.push(result);
         }
-        if let Err(error) = transaction.commit().await {
+        let committed = transaction.commit().await;
+        self.committed.signal();
+        if let Err(error) = committed {
             let error = Arc::new(error);
             return results
                 .into_iter()
@@ -611,7 +632,12 @@ impl<R: SqliteRecord, Id: SqliteKey> crate::moves::Engine<R, SqliteStore<R, Id>>
         let pending = pending
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(crate::moves::Uncommitted::new(moved, self.rules(), pending))
+        Ok(crate::moves::Uncommitted::new(
+            moved,
+            self.rules(),
+            pending,
+            Some(self.store().committed().clone()),
+        ))
     }
 }
 

@@ -1,0 +1,473 @@
+//! `PgStore`'s outbox: the history is the outbox. A row gets its place in
+//! the global order (`position`) once the transaction that wrote it is over,
+//! so that no row can later appear before one a reader has seen; handlers
+//! keep a cursor and their deliveries in tables of the crate's own, shared by
+//! every instance (`FOR UPDATE SKIP LOCKED`), woken by `LISTEN`.
+
+use std::time::{Duration, SystemTime};
+
+use sqlx::postgres::{PgListener, PgRow};
+use sqlx::{Acquire, Row};
+
+use super::StoreError;
+use super::postgres::{PgKey, PgRecord, PgStore, history_entry};
+use super::sql::backend;
+use crate::moves::{Dead, Delivery, Event, Outbox, Settled, Waiter, Wake, Wakeups};
+
+/// The channel every move notifies as it commits.
+pub(crate) const CHANNEL: &str = "conflict_outbox";
+
+/// Gives a place in the global order to every history row whose transaction
+/// is over: its id is below the oldest transaction still running, so no row
+/// can appear later before it. Run by one placer at a time (the caller holds
+/// an advisory lock), in a statement whose snapshot follows the lock.
+const PLACE: &str = "
+    WITH top AS (
+        -- Trimmed places count too: a place is never given twice.
+        SELECT greatest(
+            (SELECT coalesce(max(position), 0) FROM conflict_history),
+            (SELECT coalesce(max(kept_after), 0) FROM conflict_outbox_trims)
+        ) AS top
+    ),
+    ready AS (
+        SELECT kind, id, version,
+               row_number() OVER (ORDER BY xid, at, kind, id, version) AS n
+          FROM conflict_history
+         WHERE position IS NULL AND xid < pg_snapshot_xmin(pg_current_snapshot())
+    )
+    UPDATE conflict_history h SET position = top.top + ready.n
+      FROM ready, top
+     WHERE h.kind = ready.kind AND h.id = ready.id AND h.version = ready.version";
+
+/// The lock a placer holds: one per schema (tests and tenants with a schema
+/// each place apart), within the crate's class of advisory locks.
+const PLACER: i32 = 0x00C0_FF1C;
+
+/// Places what can be placed, unless another placer is at it.
+async fn place(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    let waiting: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM conflict_history WHERE position IS NULL)")
+            .fetch_one(pool)
+            .await?;
+    if !waiting {
+        return Ok(());
+    }
+    let mut transaction = pool.begin().await?;
+    let held: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema()))")
+            .bind(PLACER)
+            .fetch_one(&mut *transaction)
+            .await?;
+    if held {
+        sqlx::query(PLACE).execute(&mut *transaction).await?;
+    }
+    transaction.commit().await
+}
+
+const EVENTS: &str = "
+    SELECT h.position, h.id AS event_id, h.version, h.from_state, h.to_state, h.action,
+           (extract(epoch FROM h.at) * 1000000)::bigint AS at_micros,
+           h.actor, h.reason, h.metadata
+      FROM conflict_history h
+     WHERE h.kind = $1 AND h.position > $2
+     ORDER BY h.position
+     LIMIT $3";
+
+const EVENTS_AT: &str = "
+    SELECT h.position, h.id AS event_id, h.version, h.from_state, h.to_state, h.action,
+           (extract(epoch FROM h.at) * 1000000)::bigint AS at_micros,
+           h.actor, h.reason, h.metadata
+      FROM conflict_history h
+     WHERE h.kind = $1 AND h.position = ANY($2)";
+
+fn event<S: crate::machine::StateMachine>(
+    kind: &str,
+    row: &PgRow,
+) -> Result<Option<Event<S>>, StoreError<S>> {
+    let Some(entry) = history_entry(row)? else {
+        return Ok(None);
+    };
+    let position: i64 = row.try_get("position").map_err(backend)?;
+    Ok(Some(Event {
+        position: u64::try_from(position).unwrap_or(0),
+        kind: kind.to_owned(),
+        id: row.try_get("event_id").map_err(backend)?,
+        entry,
+    }))
+}
+
+/// A span as whole microseconds, Postgres's `interval` precision.
+fn micros(span: Duration) -> i64 {
+    i64::try_from(span.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn db(position: u64) -> i64 {
+    i64::try_from(position).unwrap_or(i64::MAX)
+}
+
+impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
+    /// Places what can be placed, then reads `sql`'s events.
+    async fn placed_events(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<Vec<Event<R::State>>, StoreError<R::State>> {
+        place(self.pool()).await?;
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter()
+            .filter_map(|row| event(self.kind(), row).transpose())
+            .collect()
+    }
+
+    async fn events_at(
+        &self,
+        positions: &[i64],
+    ) -> Result<Vec<Event<R::State>>, StoreError<R::State>> {
+        let rows = sqlx::query(EVENTS_AT)
+            .bind(self.kind())
+            .bind(positions)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .filter_map(|row| event(self.kind(), row).transpose())
+            .collect()
+    }
+}
+
+impl<R: PgRecord, Id: PgKey> Outbox<R> for PgStore<R, Id> {
+    async fn events(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event<R::State>>, StoreError<R::State>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.placed_events(
+            sqlx::query(EVENTS)
+                .bind(self.kind())
+                .bind(db(after))
+                .bind(limit),
+        )
+        .await
+    }
+
+    async fn latest(&self) -> Result<u64, StoreError<R::State>> {
+        place(self.pool()).await?;
+        let latest: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM conflict_history")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(latest.map_or(0, |latest| u64::try_from(latest).unwrap_or(0)))
+    }
+
+    async fn kept_after(&self) -> Result<u64, StoreError<R::State>> {
+        let kept: Option<i64> =
+            sqlx::query_scalar("SELECT kept_after FROM conflict_outbox_trims WHERE kind = $1")
+                .bind(self.kind())
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(kept.map_or(0, |kept| u64::try_from(kept).unwrap_or(0)))
+    }
+
+    async fn trim(&self, age: Duration) -> Result<u64, StoreError<R::State>> {
+        // The events older than `age`, up to the oldest a delivery needs;
+        // the history keeps the row, its place negated: the outbox forgets
+        // it, and no placer gives it another.
+        let mut transaction = self.pool().begin().await?;
+        let trimmed = sqlx::query(
+            "WITH needed AS (SELECT min(position) AS first FROM conflict_deliveries WHERE kind = $1),
+             gone AS (
+                UPDATE conflict_history h SET position = -h.position
+                  FROM needed
+                 WHERE h.kind = $1 AND h.position > 0
+                   AND h.at < now() - $2 * interval '1 microsecond'
+                   AND (needed.first IS NULL OR h.position < needed.first)
+                RETURNING -h.position AS position
+             )
+             SELECT count(*)::bigint AS trimmed, max(position) AS last FROM gone",
+        )
+        .bind(self.kind())
+        .bind(micros(age))
+        .fetch_one(&mut *transaction)
+        .await?;
+        let count: i64 = trimmed.try_get("trimmed").map_err(backend)?;
+        if let Some(last) = trimmed.try_get::<Option<i64>, _>("last").map_err(backend)? {
+            sqlx::query(
+                "INSERT INTO conflict_outbox_trims (kind, kept_after) VALUES ($1, $2)
+                 ON CONFLICT (kind) DO UPDATE
+                    SET kept_after = greatest(conflict_outbox_trims.kept_after, EXCLUDED.kept_after)",
+            )
+            .bind(self.kind())
+            .bind(last)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn follow(
+        &self,
+        handler: &str,
+        wanted: &(dyn Fn(&Event<R::State>) -> bool + Sync),
+        limit: usize,
+    ) -> Result<usize, StoreError<R::State>> {
+        place(self.pool()).await?;
+        let mut connection = self.pool().acquire().await?;
+        let mut transaction = connection.begin().await?;
+        // A handler new to the store starts at the latest event.
+        sqlx::query(
+            "INSERT INTO conflict_cursors (handler, kind, position)
+             SELECT $1, $2, coalesce(max(position), 0) FROM conflict_history
+             ON CONFLICT (handler, kind) DO NOTHING",
+        )
+        .bind(handler)
+        .bind(self.kind())
+        .execute(&mut *transaction)
+        .await?;
+        // One follower of a handler at a time; the others leave it.
+        let cursor: Option<i64> = sqlx::query_scalar(
+            "SELECT position FROM conflict_cursors WHERE handler = $1 AND kind = $2
+               FOR UPDATE SKIP LOCKED",
+        )
+        .bind(handler)
+        .bind(self.kind())
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let Some(cursor) = cursor else {
+            return Ok(0);
+        };
+        let rows = sqlx::query(EVENTS)
+            .bind(self.kind())
+            .bind(cursor)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *transaction)
+            .await?;
+        let events: Vec<Event<R::State>> = rows
+            .iter()
+            .filter_map(|row| event(self.kind(), row).transpose())
+            .collect::<Result<_, _>>()?;
+        let wanted: Vec<i64> = events
+            .iter()
+            .filter(|event| wanted(event))
+            .map(|event| db(event.position))
+            .collect();
+        sqlx::query(
+            "INSERT INTO conflict_deliveries (handler, kind, position)
+             SELECT $1, $2, unnest($3::bigint[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(handler)
+        .bind(self.kind())
+        .bind(&wanted)
+        .execute(&mut *transaction)
+        .await?;
+        if let Some(last) = events.last() {
+            sqlx::query(
+                "UPDATE conflict_cursors SET position = $3 WHERE handler = $1 AND kind = $2",
+            )
+            .bind(handler)
+            .bind(self.kind())
+            .bind(db(last.position))
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(events.len())
+    }
+
+    async fn claim(
+        &self,
+        handlers: &[&str],
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Delivery<R::State>>, StoreError<R::State>> {
+        let rows = sqlx::query(
+            "UPDATE conflict_deliveries d
+                SET attempts = d.attempts + 1, due_at = now() + $3 * interval '1 microsecond'
+               FROM (SELECT handler, position FROM conflict_deliveries
+                      WHERE kind = $4 AND handler = ANY($1) AND dead_at IS NULL AND due_at <= now()
+                      ORDER BY position
+                      LIMIT $2
+                        FOR UPDATE SKIP LOCKED) due
+              WHERE d.handler = due.handler AND d.position = due.position
+          RETURNING d.handler, d.position, d.attempts",
+        )
+        .bind(handlers)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(micros(lease))
+        .bind(self.kind())
+        .fetch_all(self.pool())
+        .await?;
+        let mut claimed: Vec<(String, i64, i32)> = rows
+            .iter()
+            .map(|row| {
+                Ok::<_, sqlx::Error>((
+                    row.try_get("handler")?,
+                    row.try_get("position")?,
+                    row.try_get("attempts")?,
+                ))
+            })
+            .collect::<Result<_, _>>()?;
+        claimed.sort_by_key(|(_, position, _)| *position);
+        let positions: Vec<i64> = claimed.iter().map(|(_, position, _)| *position).collect();
+        let events = self.events_at(&positions).await?;
+        Ok(claimed
+            .into_iter()
+            .filter_map(|(handler, position, attempt)| {
+                let event = events
+                    .iter()
+                    .find(|event| db(event.position) == position)?
+                    .clone();
+                Some(Delivery {
+                    handler,
+                    event,
+                    attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+                })
+            })
+            .collect())
+    }
+
+    async fn settle(
+        &self,
+        delivery: &Delivery<R::State>,
+        settled: Settled,
+    ) -> Result<(), StoreError<R::State>> {
+        let position = db(delivery.event.position);
+        let query = match settled {
+            Settled::Done => {
+                sqlx::query("DELETE FROM conflict_deliveries WHERE handler = $1 AND position = $2")
+            }
+            Settled::Retry { at, error } => {
+                let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+                return sqlx::query(
+                    "UPDATE conflict_deliveries SET due_at = now() + $3 * interval '1 microsecond', error = $4
+                      WHERE handler = $1 AND position = $2",
+                )
+                .bind(&delivery.handler)
+                .bind(position)
+                .bind(micros(wait))
+                .bind(error)
+                .execute(self.pool())
+                .await
+                .map(drop)
+                .map_err(backend);
+            }
+            Settled::Dead { error } => {
+                return sqlx::query(
+                    "UPDATE conflict_deliveries SET dead_at = now(), error = $3
+                      WHERE handler = $1 AND position = $2",
+                )
+                .bind(&delivery.handler)
+                .bind(position)
+                .bind(error)
+                .execute(self.pool())
+                .await
+                .map(drop)
+                .map_err(backend);
+            }
+            Settled::Released => sqlx::query(
+                "UPDATE conflict_deliveries SET due_at = now(), attempts = greatest(attempts - 1, 0)
+                  WHERE handler = $1 AND position = $2",
+            ),
+        };
+        query
+            .bind(&delivery.handler)
+            .bind(position)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn dead(
+        &self,
+        handler: Option<&str>,
+    ) -> Result<Vec<Dead<R::State>>, StoreError<R::State>> {
+        let rows = sqlx::query(
+            "SELECT d.handler, d.position, d.attempts, d.error FROM conflict_deliveries d
+              WHERE d.kind = $2 AND d.dead_at IS NOT NULL AND ($1::text IS NULL OR d.handler = $1)
+              ORDER BY d.position",
+        )
+        .bind(handler)
+        .bind(self.kind())
+        .fetch_all(self.pool())
+        .await?;
+        let positions: Vec<i64> = rows
+            .iter()
+            .map(|row| row.try_get("position"))
+            .collect::<Result<_, _>>()?;
+        let events = self.events_at(&positions).await?;
+        let mut dead = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let position: i64 = row.try_get("position")?;
+            let Some(event) = events.iter().find(|event| db(event.position) == position) else {
+                continue;
+            };
+            let attempts: i32 = row.try_get("attempts")?;
+            dead.push(Dead {
+                handler: row.try_get("handler")?,
+                event: event.clone(),
+                attempts: u32::try_from(attempts).unwrap_or(0),
+                error: row
+                    .try_get::<Option<String>, _>("error")?
+                    .unwrap_or_default(),
+            });
+        }
+        Ok(dead)
+    }
+
+    async fn revive(&self, handler: &str, position: u64) -> Result<bool, StoreError<R::State>> {
+        let revived = sqlx::query(
+            "UPDATE conflict_deliveries SET dead_at = NULL, attempts = 0, due_at = now()
+              WHERE handler = $1 AND position = $2 AND dead_at IS NOT NULL",
+        )
+        .bind(handler)
+        .bind(db(position))
+        .execute(self.pool())
+        .await?;
+        Ok(revived.rows_affected() == 1)
+    }
+}
+
+/// Wakes on the commits of every instance (`LISTEN`), and soon again while
+/// committed events still wait for their place.
+struct Listening {
+    listener: Option<PgListener>,
+    pool: sqlx::PgPool,
+}
+
+impl Waiter for Listening {
+    fn next(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let unplaced: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM conflict_history WHERE position IS NULL)",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or(false);
+            if unplaced {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                return;
+            }
+            match &mut self.listener {
+                Some(listener) => {
+                    if listener.recv().await.is_err() {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        })
+    }
+}
+
+impl<R: PgRecord, Id: PgKey> Wake for PgStore<R, Id> {
+    async fn wakeups(&self) -> Wakeups {
+        let mut listener = PgListener::connect_with(self.pool()).await.ok();
+        if let Some(connected) = &mut listener
+            && connected.listen(CHANNEL).await.is_err()
+        {
+            listener = None;
+        }
+        Wakeups::new(Listening {
+            listener,
+            pool: self.pool().clone(),
+        })
+    }
+}

@@ -7,10 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use conflict_examples::orders::{MemoryOrders, Options, router_with};
 use conflict_examples::storage::{migrate_postgres, migrate_sqlite, orders_table};
-use conflict_runtime::StateMachine;
 use conflict_runtime::http::{MemoryKeys, PgKeys};
-use conflict_runtime::store::{Keyed, PgPool, PgStore, Resource, SqlitePool, SqliteStore, Table};
-use serde::{Deserialize, Serialize};
+use conflict_runtime::store::{PgPool, PgStore, SqlitePool, SqliteStore};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
@@ -270,65 +268,5 @@ macro_rules! on_every_backend {
     };
 }
 
-/// A small cyclic machine for store tests: many moves commit.
-#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Door {
-    #[state(initial, on(open -> Open, lock -> Locked))]
-    Closed,
-    #[state(on(close -> Closed))]
-    Open,
-    #[state(on(unlock -> Closed))]
-    Locked,
-}
-
-/// A resource with a [`Door`], kept apart from its id.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Room {
-    pub name: String,
-    pub door: Door,
-}
-
-impl Resource for Room {
-    type State = Door;
-
-    fn state(&self) -> Door {
-        self.door
-    }
-
-    fn set_state(&mut self, door: Door) {
-        self.door = door;
-    }
-}
-
-impl<Id> Keyed<Id> for Room {
-    fn set_id(&mut self, _: &Id) {}
-}
-
-impl<'r, Row> sqlx::FromRow<'r, Row> for Room
-where
-    Row: sqlx::Row,
-    &'static str: sqlx::ColumnIndex<Row>,
-    String: sqlx::Decode<'r, Row::Database> + sqlx::Type<Row::Database>,
-    Door: sqlx::Decode<'r, Row::Database> + sqlx::Type<Row::Database>,
-{
-    fn from_row(row: &'r Row) -> Result<Self, sqlx::Error> {
-        Ok(Room {
-            name: row.try_get("name")?,
-            door: row.try_get("door")?,
-        })
-    }
-}
-
-/// Where rooms live in SQL: `rooms`, the state in `door`.
-pub fn rooms_table() -> Table {
-    Table::new("rooms").state("door")
-}
-
-/// A room with a closed door.
-pub fn room(name: &str) -> Room {
-    Room {
-        name: name.to_owned(),
-        door: Door::Closed,
-    }
-}
+#[allow(unused_imports, reason = "each test binary uses a part")]
+pub use conflict_tests::rooms::{Door, DoorAction, Room, room, rooms_table};

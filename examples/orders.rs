@@ -5,10 +5,10 @@
 
 use std::net::SocketAddr;
 
-use conflict_examples::orders::{MemoryOrders, Options, OrderStatus, router_with};
-use conflict_examples::storage::{migrate_postgres, migrate_sqlite, orders_table};
+use conflict_examples::orders::{MemoryOrders, Options, OrderStatus, durable, router_with};
+use conflict_examples::storage::{Orders, migrate_postgres, migrate_sqlite, orders_table};
 use conflict_runtime::http::Problem;
-use conflict_runtime::http::{MemoryKeys, PgKeys};
+use conflict_runtime::http::{IdempotencyStore, MemoryKeys, PgKeys};
 use conflict_runtime::store::{PgPool, PgStore, SqliteStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -54,7 +54,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .init();
-    let app = match database_url {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    match database_url {
         Some(url) if url.starts_with("sqlite:") => {
             // WAL: readers do not wait for the writer; created if missing.
             let connect = url
@@ -65,26 +66,71 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             migrate_sqlite(&pool).await?;
             tracing::info!("orders kept in SQLite at {url}");
             let orders = SqliteStore::connect(pool, orders_table()).await?;
-            router_with(orders, MemoryKeys::default(), options)
+            serve(listener, orders, MemoryKeys::default(), options).await
         }
         Some(url) => {
             let pool = PgPool::connect(&url).await?;
             migrate_postgres(&pool).await?;
             tracing::info!("orders kept in Postgres");
             let orders = PgStore::connect(pool.clone(), orders_table()).await?;
-            router_with(orders, PgKeys::new(pool), options)
+            serve(listener, orders, PgKeys::new(pool), options).await
         }
-        None => router_with(MemoryOrders::new(), MemoryKeys::default(), options),
-    };
-    let app = app
+        None => {
+            serve(
+                listener,
+                MemoryOrders::new(),
+                MemoryKeys::default(),
+                options,
+            )
+            .await
+        }
+    }
+}
+
+/// Starts the durable handlers, then serves until Ctrl-C or SIGTERM; then
+/// stops taking requests, finishes the ones under way, and lets the
+/// durable handlers finish or release what they hold.
+async fn serve<St: Orders>(
+    listener: tokio::net::TcpListener,
+    orders: St,
+    keys: impl IdempotencyStore,
+    options: Options,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let handlers = durable(orders.clone()).start().await?;
+    let app = router_with(orders, keys, options)
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(Problem::internal())
         }));
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("orders listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stopped())
+        .await?;
+    handlers.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what a container runtime sends).
+async fn stopped() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("stopping: finishing the requests and deliveries under way");
 }
 
 fn arguments() -> Result<Arguments, String> {

@@ -16,11 +16,13 @@ use conflict_runtime::StateMachine;
 use conflict_runtime::guard::Blocker;
 use conflict_runtime::http::openapi::{self, IdempotencyProblems, Problems, problem_responses};
 use conflict_runtime::http::{
-    self, ActionPath, Bulk, Conditional, Created, Explain, History, Idempotency, IdempotencyStore,
-    JsonObject, ListQuery, Listed, MAX_BULK, MemoryKeys, MoveRequest, Problem, ProblemKind,
-    ResourceId, Transitions,
+    self, ActionPath, Bulk, Conditional, Created, EventStream, Explain, History, Idempotency,
+    IdempotencyStore, JsonObject, LastEventId, ListQuery, Listed, MAX_BULK, MemoryKeys,
+    MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
 };
-use conflict_runtime::moves::{ActionInput, Caller, Engine, Input, Invalid, Moved, Rules};
+use conflict_runtime::moves::{
+    ActionInput, Caller, Dispatcher, Engine, Event, Input, Invalid, Moved, Rules,
+};
 use conflict_runtime::store::{Inserted, Keyed, MemoryStore, Move, Resource};
 
 use crate::storage::Orders;
@@ -270,14 +272,23 @@ pub fn rules() -> Rules<Order> {
         .input::<Pay>(OrderStatusAction::Pay)
         .input::<Shipment>(OrderStatusAction::Ship)
         .input::<Cancellation>(OrderStatusAction::Cancel)
-        .after(OrderStatusAction::Ship, "notify_customer", |shipped| async move {
-            tracing::info!(
-                order = %shipped.id,
-                tracking_number = shipped.resource.tracking_number.as_deref().unwrap_or_default(),
-                "order shipped: the customer would be told here"
-            );
-            Ok(())
-        })
+}
+
+/// The effects that must survive a crash, delivered from the outbox at
+/// least once: `notify_customer` tells the customer their order shipped
+/// ([`Orders::notify`] keeps one notification per event). Start it before
+/// serving; any number of instances may run it on one database.
+#[must_use]
+pub fn durable<St: Orders + Clone>(orders: St) -> Dispatcher<Order, St> {
+    let notified = orders.clone();
+    Dispatcher::new(orders).after(
+        OrderStatusAction::Ship,
+        "notify_customer",
+        move |shipped: Event<OrderStatus>| {
+            let orders = notified.clone();
+            async move { orders.notify(&shipped).await }
+        },
+    )
 }
 
 /// The caller, from two headers: `X-User` (recorded as the actor) and
@@ -459,6 +470,7 @@ where
     Router::new()
         .route("/orders", post(create::<St>).get(list::<St>))
         .route("/orders/actions/{action}", post(act_on_many::<St>))
+        .route("/orders/events", get(events::<St>))
         .route(
             "/orders/{id}",
             get(show::<St>).patch(act::<St>).put(create_at::<St>),
@@ -466,6 +478,7 @@ where
         .route("/orders/{id}/{action}", post(act::<St>))
         .route("/orders/{id}/transitions", get(transitions::<St>))
         .route("/orders/{id}/history", get(history::<St>))
+        .route("/orders/{id}/events", get(order_events::<St>))
         .route("/state-machines/order", get(http::machine::<OrderStatus>))
         .route("/openapi.json", get(openapi_json))
         .fallback(http::not_found)
@@ -752,6 +765,34 @@ async fn history<St: Orders>(
     id.history(app.engine.store()).await
 }
 
+/// `GET /orders/events`: every committed move, as Server-Sent Events.
+async fn events<St: Orders + Clone>(
+    State(app): State<App<St>>,
+    user: DemoUser,
+    from: LastEventId,
+) -> Result<EventStream, Problem> {
+    EventStream::all(app.engine.store().clone(), app.engine.rules(), &user, from).await
+}
+
+/// `GET /orders/{id}/events`: the moves of one order, as Server-Sent Events.
+async fn order_events<St: Orders + Clone>(
+    State(app): State<App<St>>,
+    user: DemoUser,
+    id: ResourceId<i64, OrderStatus>,
+    from: LastEventId,
+) -> Result<EventStream, Problem> {
+    let order = id.load(app.engine.store()).await?;
+    let store = app.engine.store().clone();
+    EventStream::of(
+        store,
+        app.engine.rules(),
+        &user,
+        order.id().to_string(),
+        from,
+    )
+    .await
+}
+
 #[allow(clippy::unused_async, reason = "axum handlers are async fns")]
 async fn openapi_json() -> Response {
     axum::Json(openapi()).into_response()
@@ -899,6 +940,34 @@ fn history_item() -> PathItem {
         )
         .parameter(id_parameter()),
     )
+}
+
+/// `/orders/events` and `/orders/{id}/events`: committed moves as
+/// Server-Sent Events, each `data` an `OrderEvent`.
+fn events_item(of_one: bool) -> PathItem {
+    let stream = ResponseBuilder::new()
+        .description(
+            "Server-Sent Events, `event: moved`, `id:` the event's position, `data:` the event; \
+             the stream stays open",
+        )
+        .content(
+            "text/event-stream",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("OrderEvent")))
+                .build(),
+        )
+        .build();
+    let successes = vec![("200".to_owned(), stream)];
+    let mut operation = if of_one {
+        operation::<(IdProblems, LastEventId)>("The committed moves of an order", successes)
+            .parameter(id_parameter())
+    } else {
+        operation::<LastEventId>("Every committed move, as it commits", successes)
+    };
+    for parameter in openapi::last_event_id_parameters() {
+        operation = operation.parameter(parameter);
+    }
+    PathItem::new(HttpMethod::Get, operation)
 }
 
 /// `POST /orders/{id}/{action}`, one operation per action: each has its
@@ -1093,6 +1162,8 @@ fn paths() -> Paths {
             ),
         )
         .path("/orders/{id}/history", history_item())
+        .path("/orders/events", events_item(false))
+        .path("/orders/{id}/events", events_item(true))
         .path(
             "/state-machines/order",
             PathItem::new(

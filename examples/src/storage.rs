@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use conflict_runtime::moves::{Engine, MoveError, MoveSpec, Moved};
+use conflict_runtime::moves::{Engine, Event, HookError, MoveError, MoveSpec, Moved, Outbox, Wake};
 use conflict_runtime::store::{
     Create, List, MemoryStore, PgPool, PgStore, SqlitePool, SqliteStore, Store, StoreError, Table,
 };
@@ -14,8 +14,11 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::orders::{DemoUser, Order, OrderStatus, Payment, PaymentMethod};
 
-/// A store of orders: moves, creates, lists, and `pay` with its payment.
-pub trait Orders: Store<Order, Id = i64> + Create<Order> + List<Order> {
+/// A store of orders: moves, creates, lists, `pay` with its payment, the
+/// outbox, and the customer's notifications.
+pub trait Orders:
+    Store<Order, Id = i64> + Create<Order> + List<Order> + Outbox<Order> + Wake
+{
     /// Performs `pay` (asked by action or by target), and records the
     /// payment in the same transaction where the store has transactions.
     fn pay(
@@ -31,6 +34,27 @@ pub trait Orders: Store<Order, Id = i64> + Create<Order> + List<Order> {
         &self,
         ids: &[i64],
     ) -> impl Future<Output = Result<HashMap<i64, Payment>, StoreError<OrderStatus>>> + Send;
+
+    /// Tells the customer their order shipped: once per event, however
+    /// often it is delivered (the event's key says which).
+    fn notify(
+        &self,
+        shipped: &Event<OrderStatus>,
+    ) -> impl Future<Output = Result<(), HookError>> + Send;
+}
+
+/// What the customer is told when `shipped` is delivered.
+fn shipped_message(shipped: &Event<OrderStatus>) -> String {
+    let tracking = shipped
+        .entry
+        .note
+        .metadata
+        .as_ref()
+        .and_then(|input| input.get("tracking_number")?.as_str());
+    match tracking {
+        Some(tracking) => format!("order {} shipped, tracking number {tracking}", shipped.id),
+        None => format!("order {} shipped", shipped.id),
+    }
 }
 
 /// In memory the payment is kept on the order, by `pay`'s input.
@@ -45,6 +69,12 @@ impl Orders for MemoryStore<Order, i64> {
 
     async fn payments(&self, _: &[i64]) -> Result<HashMap<i64, Payment>, StoreError<OrderStatus>> {
         Ok(HashMap::new())
+    }
+
+    /// In memory, the notification is a log line.
+    async fn notify(&self, shipped: &Event<OrderStatus>) -> Result<(), HookError> {
+        tracing::info!(key = %shipped.key(), "{}", shipped_message(shipped));
+        Ok(())
     }
 }
 
@@ -120,6 +150,20 @@ impl Orders for PgStore<Order, i64> {
         .await?;
         payments(&rows)
     }
+
+    async fn notify(&self, shipped: &Event<OrderStatus>) -> Result<(), HookError> {
+        let order: i64 = shipped.id.parse()?;
+        sqlx::query(
+            "INSERT INTO notifications (event_key, order_id, message) VALUES ($1, $2, $3)
+             ON CONFLICT (event_key) DO NOTHING",
+        )
+        .bind(shipped.key())
+        .bind(order)
+        .bind(shipped_message(shipped))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
 }
 
 impl Orders for SqliteStore<Order, i64> {
@@ -170,6 +214,20 @@ impl Orders for SqliteStore<Order, i64> {
         .fetch_all(self.pool())
         .await?;
         payments(&rows)
+    }
+
+    async fn notify(&self, shipped: &Event<OrderStatus>) -> Result<(), HookError> {
+        let order: i64 = shipped.id.parse()?;
+        sqlx::query(
+            "INSERT INTO notifications (event_key, order_id, message) VALUES (?1, ?2, ?3)
+             ON CONFLICT (event_key) DO NOTHING",
+        )
+        .bind(shipped.key())
+        .bind(order)
+        .bind(shipped_message(shipped))
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 }
 

@@ -180,7 +180,7 @@ async fn database_errors_do_not_leak_into_responses() {
     };
     let server = backend.serve(Options::default()).await;
     // Break the database under the running server.
-    sqlx::raw_sql("DROP TABLE payments; DROP TABLE orders")
+    sqlx::raw_sql("DROP TABLE notifications; DROP TABLE payments; DROP TABLE orders")
         .execute(&backend.pool().await)
         .await
         .unwrap();

@@ -345,6 +345,35 @@ const PROBES: &[Probe] = &[
         headers: &[JSON],
         body: Some(r#"{"ids": "#),
     },
+    // Event streams: the 200 comes with the headers, the stream stays open.
+    Probe {
+        method: "GET",
+        path: "/orders/2/events?after=0",
+        documented: "/orders/{id}/events",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/77/events",
+        documented: "/orders/{id}/events",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/events",
+        documented: "/orders/events",
+        headers: &[("last-event-id", "nope")],
+        body: None,
+    },
+    Probe {
+        method: "GET",
+        path: "/orders/events",
+        documented: "/orders/events",
+        headers: &[("last-event-id", "999999999")],
+        body: None,
+    },
 ];
 
 async fn document(server: &Server) -> Value {
@@ -366,7 +395,7 @@ async fn every_route_and_every_observed_status_is_documented(backend: Backend) {
     let parsed: utoipa::openapi::OpenApi =
         serde_json::from_value(doc.clone()).expect("an OpenAPI 3.1 document");
     // One path per action, one and many: each has its own input.
-    assert_eq!(parsed.paths.paths.len(), 16);
+    assert_eq!(parsed.paths.paths.len(), 18);
     assert_eq!(
         doc["components"]["schemas"]["OrderState"]["enum"],
         serde_json::json!([
@@ -420,7 +449,7 @@ async fn every_route_and_every_observed_status_is_documented(backend: Backend) {
     observed.dedup();
     assert_eq!(
         observed,
-        [200, 201, 304, 400, 403, 404, 406, 409, 412, 415, 422],
+        [200, 201, 304, 400, 403, 404, 406, 409, 410, 412, 415, 422],
         "the requests draw every status"
     );
 }

@@ -369,9 +369,23 @@ async fn a_new_handler_starts_at_the_latest_event<St: Rooms>(store: St, _: St) {
     assert_eq!(handled.load(Ordering::SeqCst), 1);
 }
 
-async fn trimming_forgets_old_events_but_not_undelivered_ones<St: Rooms>(store: St, _: St) {
+async fn trimming_forgets_old_events_for_readers_not_for_deliveries<St: Rooms>(store: St, _: St) {
+    let failing = Arc::new(AtomicU32::new(1));
+    let handled: Arc<Mutex<Vec<String>>> = Arc::default();
     let dispatcher = Dispatcher::new(store.clone())
-        .on_enter(Door::Closed, "never", |_| async { Err("down".into()) })
+        .on_enter(Door::Closed, "until_fixed", {
+            let (failing, handled) = (Arc::clone(&failing), Arc::clone(&handled));
+            move |event: Event<Door>| {
+                let (failing, handled) = (Arc::clone(&failing), Arc::clone(&handled));
+                async move {
+                    if failing.load(Ordering::SeqCst) == 1 {
+                        return Err("down".into());
+                    }
+                    handled.lock().unwrap().push(event.key());
+                    Ok(())
+                }
+            }
+        })
         .retry(Retry {
             attempts: 1,
             ..Retry::default()
@@ -379,26 +393,40 @@ async fn trimming_forgets_old_events_but_not_undelivered_ones<St: Rooms>(store: 
     dispatcher.run_once().await.unwrap();
     let id = *store.create(room("hall")).await.unwrap().id();
     store.apply(&id, open()).await.unwrap();
-    let opened = store.latest().await.unwrap();
     store.apply(&id, close()).await.unwrap();
     let closed = store.latest().await.unwrap();
     store.apply(&id, open()).await.unwrap();
-    // `never` fails the close for good: it stays dead, and needed.
+    let latest = store.latest().await.unwrap();
+    // The close fails its only attempt: dead.
     dispatcher.run_once().await.unwrap();
-    assert_eq!(store.dead(Some("never")).await.unwrap().len(), 1);
+    assert_eq!(store.dead(Some("until_fixed")).await.unwrap().len(), 1);
 
-    let before = store.kept_after().await.unwrap();
-    assert!(before < opened);
-    let trimmed = store.trim(Duration::ZERO).await.unwrap();
-    assert!(trimmed >= 1, "the open before the dead close is trimmed");
-    let kept_after = store.kept_after().await.unwrap();
-    assert!(kept_after >= opened && kept_after < closed);
-    let kept = store.events(kept_after, 100).await.unwrap();
-    assert_eq!(kept.first().map(|event| event.position), Some(closed));
-    // A young event is kept whatever: the retention is an age.
+    assert_eq!(store.kept_after().await.unwrap(), 0);
+    // A young event is kept: the retention is an age.
     assert_eq!(store.trim(Duration::from_hours(1)).await.unwrap(), 0);
-    // The dead delivery still has its event, and can be revived.
-    assert_eq!(store.dead(None).await.unwrap()[0].event.position, closed);
+    assert_eq!(store.events(0, 100).await.unwrap().len(), 3);
+    assert_eq!(store.trim(Duration::ZERO).await.unwrap(), 3);
+    assert_eq!(store.kept_after().await.unwrap(), latest);
+    assert_eq!(store.events(0, 100).await.unwrap(), []);
+    assert_eq!(store.events_of(&id.to_string(), 0, 100).await.unwrap(), []);
+    assert_eq!(store.trim(Duration::ZERO).await.unwrap(), 0);
+
+    // The dead delivery keeps its event: revived, it runs.
+    let dead = store.dead(None).await.unwrap();
+    assert_eq!(dead[0].event.position, closed);
+    failing.store(0, Ordering::SeqCst);
+    assert!(store.revive("until_fixed", closed).await.unwrap());
+    assert_eq!(dispatcher.run_once().await.unwrap(), 1);
+    assert_eq!(*handled.lock().unwrap(), [dead[0].event.key()]);
+
+    // What commits next is read as before.
+    store.apply(&id, close()).await.unwrap();
+    let next = store.events(latest, 100).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(
+        store.events_of(&id.to_string(), 0, 100).await.unwrap(),
+        next
+    );
 }
 
 macro_rules! outbox_tests {
@@ -446,7 +474,7 @@ outbox_tests!(
     two_dispatchers_handle_every_event_once_and_never_at_once,
     shutdown_finishes_the_running_delivery_and_releases_the_rest,
     a_new_handler_starts_at_the_latest_event,
-    trimming_forgets_old_events_but_not_undelivered_ones,
+    trimming_forgets_old_events_for_readers_not_for_deliveries,
 );
 
 mod sql {

@@ -1,7 +1,8 @@
 -- conflict: the outbox. The history is the outbox: each row gets its place
 -- in one global order (`position`) once the transaction that wrote it (`xid`)
--- is over; a trimmed event keeps its row, with its place negated. Durable
--- handlers keep a cursor per kind and their deliveries.
+-- is over. Trimming moves a kind's resume point (`conflict_outbox_trims`);
+-- the rows stay, as history. Durable handlers keep a cursor per kind and
+-- their deliveries.
 ALTER TABLE conflict_history ADD COLUMN IF NOT EXISTS xid xid8 NOT NULL DEFAULT pg_current_xact_id();
 ALTER TABLE conflict_history ADD COLUMN IF NOT EXISTS position bigint;
 CREATE UNIQUE INDEX IF NOT EXISTS conflict_history_position ON conflict_history (position);

@@ -2,8 +2,9 @@
 -- place in the global order (SQLite commits one write at a time, so
 -- positions grow in commit order; AUTOINCREMENT never gives one twice, and
 -- an INTEGER PRIMARY KEY is not renumbered by VACUUM as a bare rowid may
--- be). A trimmed event keeps its row, marked. Durable handlers keep a cursor
--- per kind and their deliveries.
+-- be). Trimming moves a kind's resume point (`conflict_outbox_trims`); the
+-- rows stay, as history. Durable handlers keep a cursor per kind and their
+-- deliveries.
 CREATE TABLE conflict_history_placed (
     position    INTEGER PRIMARY KEY AUTOINCREMENT,
     kind        TEXT    NOT NULL,
@@ -16,7 +17,6 @@ CREATE TABLE conflict_history_placed (
     actor       TEXT,
     reason      TEXT,
     metadata    TEXT,
-    trimmed     INTEGER NOT NULL DEFAULT 0,
     UNIQUE (kind, id, version)
 );
 INSERT INTO conflict_history_placed

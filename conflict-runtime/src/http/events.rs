@@ -19,41 +19,51 @@ use crate::store::Resource;
 /// Where a stream of events starts: after the position in `Last-Event-ID`
 /// (a client resuming), after `?after=N`, or, with neither, after the latest
 /// event (only what comes next). Anything but a whole number is a 400.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LastEventId(pub Option<u64>);
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LastEventId {
+    after: Option<u64>,
+    instance: String,
+}
+
+impl LastEventId {
+    /// The position the client has seen, if it says.
+    #[must_use]
+    pub fn after(&self) -> Option<u64> {
+        self.after
+    }
+}
 
 impl<St: Send + Sync> FromRequestParts<St> for LastEventId {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Problem> {
-        let instance = parts.uri.path();
+        let instance = parts.uri.path().to_owned();
         let bad = |what: &str| {
             problem::malformed(format!(
                 "{what} is the position of the last event received, a whole number"
             ))
-            .with_instance(instance)
+            .with_instance(parts.uri.path())
         };
-        if let Some(header) = parts.headers.get("last-event-id") {
+        let after = if let Some(header) = parts.headers.get("last-event-id") {
             let position = header
                 .to_str()
                 .ok()
                 .and_then(|text| text.trim().parse().ok())
                 .ok_or_else(|| bad("`Last-Event-ID`"))?;
-            return Ok(LastEventId(Some(position)));
-        }
-        let after = parts
-            .uri
-            .query()
-            .unwrap_or_default()
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("after="));
-        match after {
-            Some(after) => after
-                .parse()
-                .map(|position| LastEventId(Some(position)))
-                .map_err(|_| bad("`after`")),
-            None => Ok(LastEventId(None)),
-        }
+            Some(position)
+        } else {
+            let after = parts
+                .uri
+                .query()
+                .unwrap_or_default()
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("after="));
+            match after {
+                Some(after) => Some(after.parse().map_err(|_| bad("`after`"))?),
+                None => None,
+            }
+        };
+        Ok(LastEventId { after, instance })
     }
 }
 
@@ -69,34 +79,78 @@ const BATCH: usize = 100;
 pub struct EventStream(Response);
 
 impl EventStream {
-    /// Opens the stream of `store`'s events from `from`, all of them or of
-    /// one resource (`id`, as text), for `caller`.
+    /// The stream of every event of `store`'s kind, for `caller`, from
+    /// where the client says.
     ///
     /// # Errors
-    /// A 410 problem when `from` is older than the events still kept (some
-    /// were trimmed: the client must start afresh), or the store's failure.
-    pub async fn open<R, St>(
+    /// A 410 problem when `from` is not among the events still kept (older
+    /// than the retention, or never given by this store), or the store's
+    /// failure.
+    pub async fn all<R, St>(
         store: St,
         rules: &Rules<R>,
         caller: &dyn Caller,
         from: LastEventId,
-        id: Option<String>,
-        instance: &str,
     ) -> Result<EventStream, Problem>
     where
         R: Resource,
         St: Outbox<R> + Wake,
     {
+        EventStream::open(store, rules, caller, from, None).await
+    }
+
+    /// The stream of the events of one resource (`id`, as its events name
+    /// it), for `caller`, from where the client says.
+    ///
+    /// # Errors
+    /// As [`all`](EventStream::all).
+    pub async fn of<R, St>(
+        store: St,
+        rules: &Rules<R>,
+        caller: &dyn Caller,
+        id: String,
+        from: LastEventId,
+    ) -> Result<EventStream, Problem>
+    where
+        R: Resource,
+        St: Outbox<R> + Wake,
+    {
+        EventStream::open(store, rules, caller, from, Some(id)).await
+    }
+
+    async fn open<R, St>(
+        store: St,
+        rules: &Rules<R>,
+        caller: &dyn Caller,
+        from: LastEventId,
+        id: Option<String>,
+    ) -> Result<EventStream, Problem>
+    where
+        R: Resource,
+        St: Outbox<R> + Wake,
+    {
+        let instance = from.instance.as_str();
         let located = |problem: Problem| problem.with_instance(instance);
-        let kept_after = store.kept_after().await.map_err(|e| located(e.into()))?;
-        let after = match from.0 {
-            Some(after) if after < kept_after => {
+        // Wake-ups first: a commit between the look below and the first
+        // read is not missed.
+        let wakeups = store.wakeups().await;
+        let latest = store.latest().await.map_err(|e| located(e.into()))?;
+        let after = match from.after {
+            None => latest,
+            Some(after) if after > latest => {
                 return Err(located(problem::gone(format!(
-                    "the events after {after} are no longer kept; the oldest kept follows {kept_after}: start afresh"
+                    "no event {after} was ever given here (the latest is {latest}): start afresh"
                 ))));
             }
-            Some(after) => after,
-            None => store.latest().await.map_err(|e| located(e.into()))?,
+            Some(after) => {
+                let kept_after = store.kept_after().await.map_err(|e| located(e.into()))?;
+                if after < kept_after {
+                    return Err(located(problem::gone(format!(
+                        "the events after {after} are no longer kept (the oldest kept follows {kept_after}): start afresh"
+                    ))));
+                }
+                after
+            }
         };
         let hidden: Vec<<R::State as StateMachine>::Action> =
             <<R::State as StateMachine>::Action as crate::Action>::ALL
@@ -104,7 +158,6 @@ impl EventStream {
                 .copied()
                 .filter(|&action| !rules.permits(caller, action))
                 .collect();
-        let wakeups = store.wakeups().await;
         let reading = Reading {
             store,
             after,
@@ -153,7 +206,11 @@ impl<R: Resource, St: Outbox<R>> Reading<R, St> {
                     .unwrap_or_default();
                 return Some((Ok(sent), self));
             }
-            match self.store.events(self.after, BATCH).await {
+            let read = match &self.id {
+                Some(id) => self.store.events_of(id, self.after, BATCH).await,
+                None => self.store.events(self.after, BATCH).await,
+            };
+            match read {
                 Ok(events) if !events.is_empty() => {
                     if let Some(last) = events.last() {
                         self.after = last.position;

@@ -3,11 +3,14 @@
 //! status this crate answers with, and the responses each extractor can
 //! produce, so a route's document lists them without anyone typing them.
 
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, Ref, RefOr, ResponseBuilder, Responses, ResponsesBuilder,
+    ComponentsBuilder, ContentBuilder, Ref, RefOr, Required, ResponseBuilder, Responses,
+    ResponsesBuilder,
 };
 
+use super::events::LastEventId;
 use super::extract::{
     ActionPath, Conditional, Explain, JsonBody, JsonObject, MoveRequest, ResourceId, TargetState,
 };
@@ -97,6 +100,44 @@ impl<S, Id> Problems for ListQuery<S, Id> {
             ProblemKind::Internal,
         ]);
     }
+}
+
+impl Problems for LastEventId {
+    fn problems(kinds: &mut Vec<ProblemKind>) {
+        kinds.extend([ProblemKind::MalformedRequest, ProblemKind::Gone]);
+    }
+}
+
+/// Where an event stream starts: the `Last-Event-ID` header and the `after`
+/// query parameter that [`LastEventId`] reads.
+#[must_use]
+pub fn last_event_id_parameters() -> [Parameter; 2] {
+    let position = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(u64::MAX))
+    };
+    [
+        ParameterBuilder::new()
+            .name("Last-Event-ID")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "The position of the last event received: the stream resumes after it",
+            ))
+            .schema(Some(position()))
+            .build(),
+        ParameterBuilder::new()
+            .name("after")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some(
+                "As `Last-Event-ID`, for clients that cannot set headers (0: every event kept)",
+            ))
+            .schema(Some(position()))
+            .build(),
+    ]
 }
 
 impl Problems for Explain {
@@ -299,6 +340,47 @@ pub fn transitions_schema<S: StateMachine>() -> Schema {
 /// One history entry, as served by [`History`](super::History).
 #[must_use]
 pub fn history_entry_schema<S: StateMachine>() -> Schema {
+    entry_members::<S>(ObjectBuilder::new(), "metadata")
+        .build()
+        .into()
+}
+
+/// One event of an event stream's `data` ([`EVENT_SCHEMA`](crate::moves::EVENT_SCHEMA)):
+/// its place and key beside the history entry's members, the action's input
+/// as `input`.
+#[must_use]
+pub fn event_schema<S: StateMachine>() -> Schema {
+    let event = ObjectBuilder::new()
+        .property(
+            "schema",
+            string().enum_values(Some([crate::moves::EVENT_SCHEMA])),
+        )
+        .property(
+            "position",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .description(Some("Its place in the store's order; the SSE `id`")),
+        )
+        .property(
+            "key",
+            string().description(Some("`kind:id:version`, the same on every delivery")),
+        )
+        .property("kind", string())
+        .property(
+            "id",
+            string().description(Some("The resource's id, as text")),
+        )
+        .required("schema")
+        .required("position")
+        .required("key")
+        .required("kind")
+        .required("id");
+    entry_members::<S>(event, "input").build().into()
+}
+
+/// The members of a committed move, the action's input named `input`.
+fn entry_members<S: StateMachine>(object: ObjectBuilder, input: &str) -> ObjectBuilder {
     let states = || string().enum_values(Some(S::NAMES.iter().copied()));
     let nullable = |of: Type| {
         ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
@@ -306,7 +388,7 @@ pub fn history_entry_schema<S: StateMachine>() -> Schema {
             Type::Null,
         ]))
     };
-    ObjectBuilder::new()
+    object
         .property(
             "version",
             ObjectBuilder::new()
@@ -325,7 +407,7 @@ pub fn history_entry_schema<S: StateMachine>() -> Schema {
         .property("actor", nullable(Type::String))
         .property("reason", nullable(Type::String))
         .property(
-            "metadata",
+            input,
             nullable(Type::Object).description(Some("The action's input, or null")),
         )
         .required("version")
@@ -335,14 +417,13 @@ pub fn history_entry_schema<S: StateMachine>() -> Schema {
         .required("at")
         .required("actor")
         .required("reason")
-        .required("metadata")
-        .build()
-        .into()
+        .required(input)
 }
 
 /// Adds the problem schemas, [`BLOCKER`], `S`'s state and action enums
-/// (named `{Resource}State` and `{Resource}Action`) and its history entry
-/// (`{Resource}HistoryEntry`) to `components`.
+/// (named `{Resource}State` and `{Resource}Action`), its history entry
+/// (`{Resource}HistoryEntry`) and its event (`{Resource}Event`) to
+/// `components`.
 #[must_use]
 pub fn components<S: StateMachine>(components: ComponentsBuilder) -> ComponentsBuilder {
     let name = pascal(S::RESOURCE);
@@ -350,6 +431,7 @@ pub fn components<S: StateMachine>(components: ComponentsBuilder) -> ComponentsB
         .schema(PROBLEM, problem_schema())
         .schema(BLOCKER, blocker_schema())
         .schema(format!("{name}HistoryEntry"), history_entry_schema::<S>())
+        .schema(format!("{name}Event"), event_schema::<S>())
         .schema(ILLEGAL_TRANSITION, illegal_transition_schema::<S>())
         .schema(format!("{name}State"), state_schema::<S>())
         .schema(format!("{name}Action"), action_schema::<S>())

@@ -128,6 +128,7 @@ pub struct Dispatcher<R: Resource, St> {
     lease: Duration,
     batch: usize,
     idle: Duration,
+    retention: Option<Duration>,
 }
 
 impl<R: Resource, St: Clone> Clone for Dispatcher<R, St> {
@@ -139,6 +140,7 @@ impl<R: Resource, St: Clone> Clone for Dispatcher<R, St> {
             lease: self.lease,
             batch: self.batch,
             idle: self.idle,
+            retention: self.retention,
         }
     }
 }
@@ -156,6 +158,7 @@ impl<R: Resource, St: Outbox<R>> Dispatcher<R, St> {
             lease: Duration::from_secs(30),
             batch: 64,
             idle: Duration::from_secs(5),
+            retention: None,
         }
     }
 
@@ -221,6 +224,16 @@ impl<R: Resource, St: Outbox<R>> Dispatcher<R, St> {
     #[must_use]
     pub fn idle(mut self, idle: Duration) -> Self {
         self.idle = idle;
+        self
+    }
+
+    /// Trims the outbox to the events younger than `age` once a minute
+    /// ([`Outbox::trim`]): a client that resumes an event stream from
+    /// before them is told they are gone (410). Unset by default: events
+    /// are kept (in memory, the store's capacity bounds them).
+    #[must_use]
+    pub fn retention(mut self, age: Duration) -> Self {
+        self.retention = Some(age);
         self
     }
 
@@ -323,6 +336,9 @@ async fn run<S: StateMachine>(run: &Run<S>, event: Event<S>) -> Result<(), HookE
     }
 }
 
+/// How often a dispatcher with a retention trims the outbox.
+const TRIM_EVERY: Duration = Duration::from_mins(1);
+
 /// A dispatcher running as a task: [`shutdown`](Running::shutdown) stops it.
 #[must_use = "a running dispatcher stops when shut down; drop it to let it run detached"]
 pub struct Running {
@@ -367,9 +383,18 @@ where
             // The soonest retry this dispatcher set: it looks again then,
             // not only at the next commit or the idle time.
             let mut retry_at: Option<SystemTime> = None;
+            let mut trimmed_at: Option<tokio::time::Instant> = None;
             loop {
                 if *stopped.borrow() {
                     break;
+                }
+                if let Some(age) = self.retention
+                    && trimmed_at.is_none_or(|at| at.elapsed() >= TRIM_EVERY)
+                {
+                    trimmed_at = Some(tokio::time::Instant::now());
+                    if let Err(error) = self.store.trim(age).await {
+                        tracing::error!(%error, "the dispatcher could not trim the outbox");
+                    }
                 }
                 match self.pass(&stopped).await {
                     Ok(pass) => {

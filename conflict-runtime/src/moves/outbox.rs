@@ -131,6 +131,15 @@ pub trait Outbox<R: Resource>: Store<R> {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Event<R::State>>, StoreError<R::State>>> + Send;
 
+    /// The events of one resource (its id as text) after `after`, in order,
+    /// at most `limit`.
+    fn events_of(
+        &self,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Event<R::State>>, StoreError<R::State>>> + Send;
+
     /// The position of the latest event of any kind (0 when there is none):
     /// where a reader that wants only what comes next starts.
     fn latest(&self) -> impl Future<Output = Result<u64, StoreError<R::State>>> + Send;
@@ -139,8 +148,11 @@ pub trait Outbox<R: Resource>: Store<R> {
     /// trimmed): a reader that resumes before it has missed some.
     fn kept_after(&self) -> impl Future<Output = Result<u64, StoreError<R::State>>> + Send;
 
-    /// Forgets the events older than `age` that no delivery still needs,
-    /// and answers how many.
+    /// Forgets, for readers, the oldest events up to the first younger than
+    /// `age`, and answers how many: [`events`](Outbox::events) no longer
+    /// gives them, and [`kept_after`](Outbox::kept_after) moves past them.
+    /// Deliveries still pending keep their events; a SQL store keeps the
+    /// rows, as history.
     fn trim(&self, age: Duration)
     -> impl Future<Output = Result<u64, StoreError<R::State>>> + Send;
 

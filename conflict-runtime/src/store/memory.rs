@@ -321,6 +321,15 @@ where
         Ok(self.read().log.events(after, limit))
     }
 
+    async fn events_of(
+        &self,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event<R::State>>, StoreError<R::State>> {
+        Ok(self.read().log.events_of(id, after, limit))
+    }
+
     async fn latest(&self) -> Result<u64, StoreError<R::State>> {
         Ok(self.read().log.latest())
     }

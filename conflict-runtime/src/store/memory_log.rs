@@ -9,8 +9,10 @@ use super::Entry;
 use crate::machine::StateMachine;
 use crate::moves::{Dead, Delivery, Event, Settled};
 
-/// A delivery waiting, being tried, or dead.
-struct Pending {
+/// A delivery waiting, being tried, or dead, with its own copy of the
+/// event: the log forgets events without regard to deliveries.
+struct Pending<S: StateMachine> {
+    event: Event<S>,
     attempts: u32,
     due: SystemTime,
     dead: Option<String>,
@@ -23,11 +25,10 @@ pub(super) struct Log<S: StateMachine, Id> {
     kept_after: u64,
     capacity: usize,
     cursors: HashMap<String, u64>,
-    deliveries: BTreeMap<(u64, String), Pending>,
+    deliveries: BTreeMap<(u64, String), Pending<S>>,
 }
 
-/// How many events a `MemoryStore` keeps by default (the oldest go first,
-/// unless a delivery still needs them).
+/// How many events a `MemoryStore` keeps by default (the oldest go first).
 pub(super) const CAPACITY: usize = 100_000;
 
 impl<S: StateMachine, Id: Clone> Log<S, Id> {
@@ -50,18 +51,12 @@ impl<S: StateMachine, Id: Clone> Log<S, Id> {
         while self.events.len() > self.capacity && self.forget_oldest(None) {}
     }
 
-    /// Forgets the oldest event if no delivery needs it and it is older
-    /// than `before` (when given).
+    /// Forgets the oldest event if it is older than `before` (when given).
     fn forget_oldest(&mut self, before: Option<SystemTime>) -> bool {
         let Some((position, _, entry)) = self.events.front() else {
             return false;
         };
-        let needed = self
-            .deliveries
-            .keys()
-            .next()
-            .is_some_and(|(p, _)| p <= position);
-        if needed || before.is_some_and(|before| entry.at >= before) {
+        if before.is_some_and(|before| entry.at >= before) {
             return false;
         }
         self.kept_after = *position;
@@ -111,6 +106,16 @@ impl<S: StateMachine, Id: Clone + Display> Log<S, Id> {
             .collect()
     }
 
+    pub(super) fn events_of(&self, id: &str, after: u64, limit: usize) -> Vec<Event<S>> {
+        let start = self.events.partition_point(|(p, ..)| *p <= after);
+        self.events
+            .range(start..)
+            .filter(|(_, of, _)| of.to_string() == id)
+            .take(limit)
+            .filter_map(|(position, ..)| self.event(*position))
+            .collect()
+    }
+
     pub(super) fn follow(
         &mut self,
         handler: &str,
@@ -123,14 +128,14 @@ impl<S: StateMachine, Id: Clone + Display> Log<S, Id> {
         let now = SystemTime::now();
         for event in &events {
             if wanted(event) {
-                self.deliveries.insert(
-                    (event.position, handler.to_owned()),
-                    Pending {
+                self.deliveries
+                    .entry((event.position, handler.to_owned()))
+                    .or_insert_with(|| Pending {
+                        event: event.clone(),
                         attempts: 0,
                         due: now,
                         dead: None,
-                    },
-                );
+                    });
             }
         }
         if let Some(last) = events.last() {
@@ -157,16 +162,12 @@ impl<S: StateMachine, Id: Clone + Display> Log<S, Id> {
             .collect();
         let mut claimed = Vec::with_capacity(due.len());
         for key in due {
-            let Some(event) = self.event(key.0) else {
-                self.deliveries.remove(&key);
-                continue;
-            };
             if let Some(pending) = self.deliveries.get_mut(&key) {
                 pending.attempts += 1;
                 pending.due = now + lease;
                 claimed.push(Delivery {
                     handler: key.1,
-                    event,
+                    event: pending.event.clone(),
                     attempt: pending.attempts,
                 });
             }
@@ -196,10 +197,10 @@ impl<S: StateMachine, Id: Clone + Display> Log<S, Id> {
         self.deliveries
             .iter()
             .filter(|((_, name), _)| handler.is_none_or(|handler| handler == name))
-            .filter_map(|((position, name), pending)| {
+            .filter_map(|((_, name), pending)| {
                 Some(Dead {
                     handler: name.clone(),
-                    event: self.event(*position)?,
+                    event: pending.event.clone(),
                     attempts: pending.attempts,
                     error: pending.dead.clone()?,
                 })
@@ -210,11 +211,9 @@ impl<S: StateMachine, Id: Clone + Display> Log<S, Id> {
     pub(super) fn revive(&mut self, handler: &str, position: u64) -> bool {
         match self.deliveries.get_mut(&(position, handler.to_owned())) {
             Some(pending) if pending.dead.is_some() => {
-                *pending = Pending {
-                    attempts: 0,
-                    due: SystemTime::now(),
-                    dead: None,
-                };
+                pending.attempts = 0;
+                pending.due = SystemTime::now();
+                pending.dead = None;
                 true
             }
             _ => false,

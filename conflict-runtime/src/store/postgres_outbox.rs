@@ -22,13 +22,7 @@ pub(crate) const CHANNEL: &str = "conflict_outbox";
 /// can appear later before it. Run by one placer at a time (the caller holds
 /// an advisory lock), in a statement whose snapshot follows the lock.
 const PLACE: &str = "
-    WITH top AS (
-        -- Trimmed places count too: a place is never given twice.
-        SELECT greatest(
-            (SELECT coalesce(max(position), 0) FROM conflict_history),
-            (SELECT coalesce(max(kept_after), 0) FROM conflict_outbox_trims)
-        ) AS top
-    ),
+    WITH top AS (SELECT coalesce(max(position), 0) AS top FROM conflict_history),
     ready AS (
         SELECT kind, id, version,
                row_number() OVER (ORDER BY xid, at, kind, id, version) AS n
@@ -69,9 +63,49 @@ const EVENTS: &str = "
            (extract(epoch FROM h.at) * 1000000)::bigint AS at_micros,
            h.actor, h.reason, h.metadata
       FROM conflict_history h
-     WHERE h.kind = $1 AND h.position > $2
+     WHERE h.kind = $1 AND h.position > greatest($2, (SELECT coalesce(max(kept_after), 0) FROM conflict_outbox_trims WHERE kind = $1))
      ORDER BY h.position
      LIMIT $3";
+
+const EVENTS_OF: &str = "
+    SELECT h.position, h.id AS event_id, h.version, h.from_state, h.to_state, h.action,
+           (extract(epoch FROM h.at) * 1000000)::bigint AS at_micros,
+           h.actor, h.reason, h.metadata
+      FROM conflict_history h
+     WHERE h.kind = $1 AND h.id = $4 AND h.position > greatest($2, (SELECT coalesce(max(kept_after), 0) FROM conflict_outbox_trims WHERE kind = $1))
+     ORDER BY h.position
+     LIMIT $3";
+
+/// How many events one trimming statement goes over.
+const TRIM_BATCH: i64 = 10_000;
+
+/// Moves a kind's resume point over its oldest events, up to the first one
+/// younger than `$2` microseconds, at most `$3` of them; answers how many.
+const TRIM: &str = "
+    WITH kept AS (
+        SELECT coalesce(max(kept_after), 0) AS after FROM conflict_outbox_trims WHERE kind = $1
+    ),
+    batch AS (
+        SELECT h.position, h.at FROM conflict_history h, kept
+         WHERE h.kind = $1 AND h.position > kept.after
+         ORDER BY h.position
+         LIMIT $3
+    ),
+    young AS (
+        SELECT min(position) AS first FROM batch
+         WHERE at >= now() - $2 * interval '1 microsecond'
+    ),
+    old AS (
+        SELECT count(*) AS trimmed, max(position) AS last FROM batch, young
+         WHERE young.first IS NULL OR batch.position < young.first
+    ),
+    kept_now AS (
+        INSERT INTO conflict_outbox_trims (kind, kept_after)
+        SELECT $1, old.last FROM old WHERE old.last IS NOT NULL
+        ON CONFLICT (kind) DO UPDATE
+           SET kept_after = greatest(conflict_outbox_trims.kept_after, EXCLUDED.kept_after)
+    )
+    SELECT trimmed FROM old";
 
 const EVENTS_AT: &str = "
     SELECT h.position, h.id AS event_id, h.version, h.from_state, h.to_state, h.action,
@@ -149,6 +183,23 @@ impl<R: PgRecord, Id: PgKey> Outbox<R> for PgStore<R, Id> {
         .await
     }
 
+    async fn events_of(
+        &self,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event<R::State>>, StoreError<R::State>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.placed_events(
+            sqlx::query(EVENTS_OF)
+                .bind(self.kind())
+                .bind(db(after))
+                .bind(limit)
+                .bind(id),
+        )
+        .await
+    }
+
     async fn latest(&self) -> Result<u64, StoreError<R::State>> {
         place(self.pool()).await?;
         let latest: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM conflict_history")
@@ -167,40 +218,23 @@ impl<R: PgRecord, Id: PgKey> Outbox<R> for PgStore<R, Id> {
     }
 
     async fn trim(&self, age: Duration) -> Result<u64, StoreError<R::State>> {
-        // The events older than `age`, up to the oldest a delivery needs;
-        // the history keeps the row, its place negated: the outbox forgets
-        // it, and no placer gives it another.
-        let mut transaction = self.pool().begin().await?;
-        let trimmed = sqlx::query(
-            "WITH needed AS (SELECT min(position) AS first FROM conflict_deliveries WHERE kind = $1),
-             gone AS (
-                UPDATE conflict_history h SET position = -h.position
-                  FROM needed
-                 WHERE h.kind = $1 AND h.position > 0
-                   AND h.at < now() - $2 * interval '1 microsecond'
-                   AND (needed.first IS NULL OR h.position < needed.first)
-                RETURNING -h.position AS position
-             )
-             SELECT count(*)::bigint AS trimmed, max(position) AS last FROM gone",
-        )
-        .bind(self.kind())
-        .bind(micros(age))
-        .fetch_one(&mut *transaction)
-        .await?;
-        let count: i64 = trimmed.try_get("trimmed").map_err(backend)?;
-        if let Some(last) = trimmed.try_get::<Option<i64>, _>("last").map_err(backend)? {
-            sqlx::query(
-                "INSERT INTO conflict_outbox_trims (kind, kept_after) VALUES ($1, $2)
-                 ON CONFLICT (kind) DO UPDATE
-                    SET kept_after = greatest(conflict_outbox_trims.kept_after, EXCLUDED.kept_after)",
-            )
-            .bind(self.kind())
-            .bind(last)
-            .execute(&mut *transaction)
-            .await?;
+        // The events stay in the history: trimming moves the point after
+        // which readers may resume, over the oldest events up to the first
+        // younger than `age`, a batch at a time. Deliveries keep theirs.
+        let mut trimmed = 0;
+        loop {
+            let batch = sqlx::query(TRIM)
+                .bind(self.kind())
+                .bind(micros(age))
+                .bind(TRIM_BATCH)
+                .fetch_one(self.pool())
+                .await?;
+            let count: i64 = batch.try_get("trimmed").map_err(backend)?;
+            trimmed += u64::try_from(count).unwrap_or(0);
+            if count < TRIM_BATCH {
+                return Ok(trimmed);
+            }
         }
-        transaction.commit().await?;
-        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn follow(

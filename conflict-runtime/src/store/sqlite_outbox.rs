@@ -17,7 +17,15 @@ const EVENTS: &str = "
     SELECT position, id AS event_id, version, from_state, to_state, action,
            at_micros, actor, reason, metadata
       FROM conflict_history
-     WHERE kind = ?1 AND position > ?2 AND trimmed = 0
+     WHERE kind = ?1 AND position > max(?2, coalesce((SELECT kept_after FROM conflict_outbox_trims WHERE kind = ?1), 0))
+     ORDER BY position
+     LIMIT ?3";
+
+const EVENTS_OF: &str = "
+    SELECT position, id AS event_id, version, from_state, to_state, action,
+           at_micros, actor, reason, metadata
+      FROM conflict_history
+     WHERE kind = ?1 AND id = ?4 AND position > max(?2, coalesce((SELECT kept_after FROM conflict_outbox_trims WHERE kind = ?1), 0))
      ORDER BY position
      LIMIT ?3";
 
@@ -88,6 +96,24 @@ impl<R: SqliteRecord, Id: SqliteKey> Outbox<R> for SqliteStore<R, Id> {
             .collect()
     }
 
+    async fn events_of(
+        &self,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event<R::State>>, StoreError<R::State>> {
+        let rows = sqlx::query(EVENTS_OF)
+            .bind(self.kind())
+            .bind(db(after))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .filter_map(|row| event(self.kind(), row).transpose())
+            .collect()
+    }
+
     async fn latest(&self) -> Result<u64, StoreError<R::State>> {
         let latest: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM conflict_history")
             .fetch_one(self.pool())
@@ -105,39 +131,42 @@ impl<R: SqliteRecord, Id: SqliteKey> Outbox<R> for SqliteStore<R, Id> {
     }
 
     async fn trim(&self, age: Duration) -> Result<u64, StoreError<R::State>> {
+        // The events stay in the history: trimming moves the point after
+        // which readers may resume, over the oldest events up to the first
+        // younger than `age`. Deliveries keep theirs.
         let before = SystemTime::now().checked_sub(age).map_or(0, micros);
         let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let last: Option<i64> = sqlx::query_scalar(
-            "SELECT max(position) FROM conflict_history
-              WHERE kind = ?1 AND trimmed = 0 AND at_micros < ?2
-                AND position < coalesce((SELECT min(position) FROM conflict_deliveries WHERE kind = ?1), 9223372036854775807)",
+        let old = sqlx::query(
+            "WITH kept AS (
+                 SELECT coalesce(max(kept_after), 0) AS after
+                   FROM conflict_outbox_trims WHERE kind = ?1
+             ),
+             young AS (
+                 SELECT min(h.position) AS first FROM conflict_history h, kept
+                  WHERE h.kind = ?1 AND h.position > kept.after AND h.at_micros >= ?2
+             )
+             SELECT count(*) AS trimmed, max(h.position) AS last
+               FROM conflict_history h, kept, young
+              WHERE h.kind = ?1 AND h.position > kept.after
+                AND (young.first IS NULL OR h.position < young.first)",
         )
         .bind(self.kind())
         .bind(before)
         .fetch_one(&mut *transaction)
         .await?;
-        let Some(last) = last else {
-            transaction.rollback().await?;
-            return Ok(0);
-        };
-        let trimmed = sqlx::query(
-            "UPDATE conflict_history SET trimmed = 1
-              WHERE kind = ?1 AND trimmed = 0 AND position <= ?2",
-        )
-        .bind(self.kind())
-        .bind(last)
-        .execute(&mut *transaction)
-        .await?;
-        sqlx::query(
-            "INSERT INTO conflict_outbox_trims (kind, kept_after) VALUES (?1, ?2)
-             ON CONFLICT (kind) DO UPDATE SET kept_after = max(kept_after, excluded.kept_after)",
-        )
-        .bind(self.kind())
-        .bind(last)
-        .execute(&mut *transaction)
-        .await?;
+        let trimmed: i64 = old.try_get("trimmed").map_err(backend)?;
+        if let Some(last) = old.try_get::<Option<i64>, _>("last").map_err(backend)? {
+            sqlx::query(
+                "INSERT INTO conflict_outbox_trims (kind, kept_after) VALUES (?1, ?2)
+                 ON CONFLICT (kind) DO UPDATE SET kept_after = max(kept_after, excluded.kept_after)",
+            )
+            .bind(self.kind())
+            .bind(last)
+            .execute(&mut *transaction)
+            .await?;
+        }
         transaction.commit().await?;
-        Ok(trimmed.rows_affected())
+        Ok(u64::try_from(trimmed).unwrap_or(0))
     }
 
     async fn follow(

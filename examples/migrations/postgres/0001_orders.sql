@@ -16,3 +16,12 @@ CREATE TABLE IF NOT EXISTS payments (
     method   text        NOT NULL,
     paid_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- What `notify_customer`, a durable handler, sent: one row per shipped
+-- order's event, whatever the number of deliveries (its key is the event's).
+CREATE TABLE IF NOT EXISTS notifications (
+    event_key text        PRIMARY KEY,
+    order_id  bigint      NOT NULL REFERENCES orders (id),
+    message   text        NOT NULL,
+    sent_at   timestamptz NOT NULL DEFAULT now()
+);

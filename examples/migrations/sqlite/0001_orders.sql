@@ -17,3 +17,12 @@ CREATE TABLE IF NOT EXISTS payments (
     method   TEXT    NOT NULL,
     paid_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
+
+-- What `notify_customer`, a durable handler, sent: one row per shipped
+-- order's event, whatever the number of deliveries (its key is the event's).
+CREATE TABLE IF NOT EXISTS notifications (
+    event_key TEXT    PRIMARY KEY,
+    order_id  INTEGER NOT NULL REFERENCES orders (id),
+    message   TEXT    NOT NULL,
+    sent_at   TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);

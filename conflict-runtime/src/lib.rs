@@ -35,7 +35,9 @@
 //!
 //! [`machine`](StateMachine), [`guard`] and [`diagram`] are the core: no I/O.
 //! [`moves`] is the engine: one call performs a move for any caller.
-//! [`store`] keeps resources: in memory, in your Postgres or SQLite tables.
+//! [`store`] keeps resources: in memory, in your Postgres or SQLite tables,
+//! each with an outbox of its committed moves. `relay` (feature `nats`)
+//! publishes the outbox to NATS JetStream.
 //! `http` (feature `axum`) turns requests into moves and refusals into
 //! problem bodies.
 //!
@@ -49,6 +51,7 @@
 //! | `sqlite` | no | [`store::SqliteStore`] over your SQLite tables: the embedded durable store |
 //! | `uuid` | no | `uuid::Uuid` keys in every store |
 //! | `openapi` | no | `http::openapi`: OpenAPI 3.1 schemas and responses (`utoipa`) |
+//! | `nats` | no | `relay::JetStream`: the outbox published to NATS JetStream |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "derive")]
@@ -61,6 +64,9 @@ pub mod guard;
 pub mod http;
 mod machine;
 pub mod moves;
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub mod relay;
 pub mod store;
 
 #[doc(hidden)]

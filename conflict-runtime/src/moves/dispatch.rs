@@ -21,6 +21,7 @@ type Run<S> = Arc<dyn Fn(Event<S>) -> BoxFuture<Result<(), HookError>> + Send + 
 /// Which events a handler wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Wants<S: StateMachine> {
+    Every,
     Action(S::Action),
     Entering(S),
     Leaving(S),
@@ -29,6 +30,7 @@ enum Wants<S: StateMachine> {
 impl<S: StateMachine> Wants<S> {
     fn covers(self, event: &Event<S>) -> bool {
         match self {
+            Wants::Every => true,
             Wants::Action(action) => event.entry.action == Some(action),
             Wants::Entering(state) => event.entry.to == state,
             Wants::Leaving(state) => event.entry.from == state,
@@ -170,6 +172,16 @@ impl<R: Resource, St: Outbox<R>> Dispatcher<R, St> {
         let run: Run<StateOf<R>> = Arc::new(move |event| Box::pin(run(event)));
         self.handlers.push(Handler { name, wants, run });
         self
+    }
+
+    /// Delivers every committed move to `handler`, registered as `name`.
+    #[must_use]
+    pub fn every<Fut, F>(self, name: &'static str, handler: F) -> Self
+    where
+        Fut: Future<Output = Result<(), HookError>> + Send + 'static,
+        F: Fn(Event<StateOf<R>>) -> Fut + Send + Sync + 'static,
+    {
+        self.handler(Wants::Every, name, handler)
     }
 
     /// Delivers each committed move by `action` to `handler`, registered

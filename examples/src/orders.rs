@@ -17,13 +17,13 @@ use conflict_runtime::guard::Blocker;
 use conflict_runtime::http::openapi::{self, IdempotencyProblems, Problems, problem_responses};
 use conflict_runtime::http::{
     self, ActionPath, Bulk, Conditional, Created, EventStream, Explain, History, Idempotency,
-    IdempotencyStore, JsonObject, LastEventId, ListQuery, Listed, MAX_BULK, MemoryKeys,
-    MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
+    IdempotencyStore, JsonObject, KeyedRequest, LastEventId, ListQuery, Listed, MAX_BULK,
+    MemoryKeys, MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
 };
 use conflict_runtime::moves::{
-    ActionInput, Caller, Dispatcher, Engine, Event, Input, Invalid, Moved, Rules,
+    ActionInput, Caller, Dispatcher, Engine, Event, Input, Invalid, Rules,
 };
-use conflict_runtime::store::{Inserted, Keyed, MemoryStore, Move, Resource};
+use conflict_runtime::store::{Inserted, Keyed, MemoryStore, Resource};
 
 use crate::storage::Orders;
 use serde::{Deserialize, Serialize};
@@ -617,36 +617,19 @@ async fn list<St: Orders>(
 async fn act<St: Orders>(
     State(app): State<App<St>>,
     user: DemoUser,
+    keyed: Option<KeyedRequest>,
     request: MoveRequest<OrderStatus, i64>,
-) -> Result<Moved<i64, Order>, Problem> {
+) -> Result<Response, Problem> {
     let request = if app.options.require_if_match {
         request.require_if_match()
     } else {
         request
     };
-    let paying = matches!(
-        request.requested(),
-        Some(Move::Action(OrderStatusAction::Pay) | Move::To(OrderStatus::Paid))
-    );
     let (spec, instance) = request.into_parts();
     let id = *spec.id();
-    let moved = if paying {
-        St::pay(&app.engine, &user, spec).await
-    } else {
-        app.engine.perform(&user, spec).await
-    }
-    .map_err(|error| Problem::of_move(error, &id).with_instance(instance.as_str()))?;
-    if moved.resource().value().payment.is_some() {
-        return Ok(moved);
-    }
-    // The payment is part of the order's representation, wherever it is kept.
-    let mut payments = app
-        .engine
-        .store()
-        .payments(&[id])
+    St::perform(&app.engine, &user, spec, keyed)
         .await
-        .map_err(|error| Problem::from(error).with_instance(instance))?;
-    Ok(moved.complete(|order| order.payment = payments.remove(&id)))
+        .map_err(|error| Problem::of_move(error, &id).with_instance(instance))
 }
 
 /// The body of `POST /orders/actions/{action}`: the orders by id, or those

@@ -6,11 +6,14 @@
 use std::collections::HashMap;
 use std::future::Future;
 
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use conflict_runtime::http::{HOOK_FAILED, KeyedRequest, PgKeys};
 use conflict_runtime::moves::{Engine, Event, HookError, MoveError, MoveSpec, Moved, Outbox, Wake};
 use conflict_runtime::store::{
     Create, List, MemoryStore, PgPool, PgStore, SqlitePool, SqliteStore, Store, StoreError, Table,
 };
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use crate::orders::{DemoUser, Order, OrderStatus, Payment, PaymentMethod};
 
@@ -19,13 +22,16 @@ use crate::orders::{DemoUser, Order, OrderStatus, Payment, PaymentMethod};
 pub trait Orders:
     Store<Order, Id = i64> + Create<Order> + List<Order> + Outbox<Order> + Wake
 {
-    /// Performs `pay` (asked by action or by target), and records the
-    /// payment in the same transaction where the store has transactions.
-    fn pay(
+    /// Performs a move and answers it (the order, its payment, its `ETag`).
+    /// Where the store has transactions, `pay` records its payment in the
+    /// move's transaction, and a keyed request's answer is kept there too
+    /// where the keys are in the same database (Postgres).
+    fn perform(
         engine: &Engine<Order, Self>,
         caller: &DemoUser,
         spec: MoveSpec<OrderStatus, i64>,
-    ) -> impl Future<Output = Result<Moved<i64, Order>, MoveError<OrderStatus>>> + Send;
+        keyed: Option<KeyedRequest>,
+    ) -> impl Future<Output = Result<Response, MoveError<OrderStatus>>> + Send;
 
     /// The payments kept apart from the orders (in their own table), of
     /// the orders among `ids` that were paid. In memory the payment is kept
@@ -57,14 +63,16 @@ fn shipped_message(shipped: &Event<OrderStatus>) -> String {
     }
 }
 
-/// In memory the payment is kept on the order, by `pay`'s input.
+/// In memory the payment is kept on the order, by `pay`'s input, and the
+/// answers of keyed requests by the layer.
 impl Orders for MemoryStore<Order, i64> {
-    async fn pay(
+    async fn perform(
         engine: &Engine<Order, Self>,
         caller: &DemoUser,
         spec: MoveSpec<OrderStatus, i64>,
-    ) -> Result<Moved<i64, Order>, MoveError<OrderStatus>> {
-        engine.perform(caller, spec).await
+        _: Option<KeyedRequest>,
+    ) -> Result<Response, MoveError<OrderStatus>> {
+        Ok(engine.perform(caller, spec).await?.into_response())
     }
 
     async fn payments(&self, _: &[i64]) -> Result<HashMap<i64, Payment>, StoreError<OrderStatus>> {
@@ -76,6 +84,41 @@ impl Orders for MemoryStore<Order, i64> {
         tracing::info!(key = %shipped.key(), "{}", shipped_message(shipped));
         Ok(())
     }
+}
+
+fn backend(error: sqlx::Error) -> MoveError<OrderStatus> {
+    MoveError::Backend(Box::new(error))
+}
+
+/// Whether `moved` committed a payment: only `pay` enters `paid`.
+fn entered_paid(moved: &Moved<i64, Order>) -> bool {
+    moved.is_committed() && moved.resource().value().status == OrderStatus::Paid
+}
+
+/// The answer to a move, the order completed with its payment row: 200,
+/// the order, its `ETag`.
+fn answer(moved: &Moved<i64, Order>, mut payments: HashMap<i64, Payment>) -> Response {
+    let id = *moved.resource().id();
+    moved
+        .resource()
+        .clone()
+        .map(|mut order| {
+            order.payment = payments.remove(&id);
+            order
+        })
+        .into_response()
+}
+
+/// `answer`, naming the after-commit hooks of `moved` that failed, known
+/// only once it committed.
+fn with_failed_hooks(mut answer: Response, moved: &Moved<i64, Order>) -> Response {
+    let failed = moved.failed_hooks().join(", ");
+    if let Ok(names) = HeaderValue::from_str(&failed)
+        && !failed.is_empty()
+    {
+        answer.headers_mut().insert(HOOK_FAILED, names);
+    }
+    answer
 }
 
 /// The method `pay`'s input asked for, as the history recorded it.
@@ -107,33 +150,40 @@ where
 }
 
 impl Orders for PgStore<Order, i64> {
-    async fn pay(
+    async fn perform(
         engine: &Engine<Order, Self>,
         caller: &DemoUser,
         spec: MoveSpec<OrderStatus, i64>,
-    ) -> Result<Moved<i64, Order>, MoveError<OrderStatus>> {
-        let backend = |error: sqlx::Error| MoveError::Backend(Box::new(error));
+        keyed: Option<KeyedRequest>,
+    ) -> Result<Response, MoveError<OrderStatus>> {
         let mut transaction = engine.store().pool().begin().await.map_err(backend)?;
-        let paid = engine.perform_in(&mut transaction, caller, spec).await?;
-        if !paid.moved().is_committed() {
-            return Ok(paid.after_commit().await);
+        let moved = engine.perform_in(&mut transaction, caller, spec).await?;
+        let id = *moved.moved().resource().id();
+        if entered_paid(moved.moved()) {
+            sqlx::query("INSERT INTO payments (order_id, method) VALUES ($1, $2)")
+                .bind(id)
+                .bind(method_of(moved.moved()).name())
+                .execute(&mut *transaction)
+                .await
+                .map_err(backend)?;
         }
-        let method = method_of(paid.moved());
-        let row = sqlx::query(
-            "INSERT INTO payments (order_id, method) VALUES ($1, $2)
-             RETURNING to_char(paid_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS paid_at",
+        let rows = sqlx::query(
+            "SELECT order_id, method,
+                    to_char(paid_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS paid_at
+               FROM payments WHERE order_id = $1",
         )
-        .bind(paid.moved().resource().id())
-        .bind(method.name())
-        .fetch_one(&mut *transaction)
+        .bind(id)
+        .fetch_all(&mut *transaction)
         .await
         .map_err(backend)?;
-        let paid_at: String = row.try_get("paid_at").map_err(backend)?;
+        let mut answer = answer(moved.moved(), payments(&rows)?);
+        if let Some(keyed) = keyed.filter(|_| moved.moved().is_committed()) {
+            answer = PgKeys::keep_in(&mut transaction, &keyed, answer)
+                .await
+                .map_err(MoveError::Backend)?;
+        }
         transaction.commit().await.map_err(backend)?;
-        Ok(paid
-            .after_commit()
-            .await
-            .complete(|order| order.payment = Some(Payment { method, paid_at })))
+        Ok(with_failed_hooks(answer, &moved.after_commit().await))
     }
 
     async fn payments(
@@ -166,38 +216,40 @@ impl Orders for PgStore<Order, i64> {
     }
 }
 
+/// Keys are in memory beside SQLite (one process): the layer keeps the
+/// answers.
 impl Orders for SqliteStore<Order, i64> {
-    async fn pay(
+    async fn perform(
         engine: &Engine<Order, Self>,
         caller: &DemoUser,
         spec: MoveSpec<OrderStatus, i64>,
-    ) -> Result<Moved<i64, Order>, MoveError<OrderStatus>> {
-        let backend = |error: sqlx::Error| MoveError::Backend(Box::new(error));
+        _: Option<KeyedRequest>,
+    ) -> Result<Response, MoveError<OrderStatus>> {
         let mut transaction = engine
             .store()
             .pool()
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(backend)?;
-        let paid = engine.perform_in(&mut transaction, caller, spec).await?;
-        if !paid.moved().is_committed() {
-            return Ok(paid.after_commit().await);
+        let moved = engine.perform_in(&mut transaction, caller, spec).await?;
+        let id = *moved.moved().resource().id();
+        if entered_paid(moved.moved()) {
+            sqlx::query("INSERT INTO payments (order_id, method) VALUES (?1, ?2)")
+                .bind(id)
+                .bind(method_of(moved.moved()).name())
+                .execute(&mut *transaction)
+                .await
+                .map_err(backend)?;
         }
-        let method = method_of(paid.moved());
-        let row = sqlx::query(
-            "INSERT INTO payments (order_id, method) VALUES (?1, ?2) RETURNING paid_at",
-        )
-        .bind(paid.moved().resource().id())
-        .bind(method.name())
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(backend)?;
-        let paid_at: String = row.try_get("paid_at").map_err(backend)?;
+        let rows =
+            sqlx::query("SELECT order_id, method, paid_at FROM payments WHERE order_id = ?1")
+                .bind(id)
+                .fetch_all(&mut *transaction)
+                .await
+                .map_err(backend)?;
+        let answer = answer(moved.moved(), payments(&rows)?);
         transaction.commit().await.map_err(backend)?;
-        Ok(paid
-            .after_commit()
-            .await
-            .complete(|order| order.payment = Some(Payment { method, paid_at })))
+        Ok(with_failed_hooks(answer, &moved.after_commit().await))
     }
 
     async fn payments(

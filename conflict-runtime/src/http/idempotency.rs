@@ -66,6 +66,33 @@ pub enum Begin {
     Unavailable,
 }
 
+/// The keyed request a handler is answering, when the [`Idempotency`]
+/// layer let it through with an `Idempotency-Key` (an `Option` extractor:
+/// `None` without a key). A handler whose key store is in the move's
+/// database keeps the answer in the move's own transaction
+/// ([`PgKeys::keep_in`](super::PgKeys::keep_in)), so that no crash can
+/// leave a committed move without its answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyedRequest {
+    /// The key.
+    pub key: ScopedKey,
+    /// What the request asks for.
+    pub fingerprint: Fingerprint,
+}
+
+impl<St: Send + Sync> axum::extract::OptionalFromRequestParts<St> for KeyedRequest {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Option<Self>, Infallible> {
+        Ok(parts.extensions.get::<KeyedRequest>().cloned())
+    }
+}
+
+/// On a response whose answer the handler kept itself: the layer sends it
+/// on without keeping it again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AnswerKept;
+
 /// Why a key store could not record an answer or let a key go.
 pub type KeyStoreError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -438,6 +465,11 @@ where
                 .into_response();
         }
     }
+    let mut parts = parts;
+    parts.extensions.insert(KeyedRequest {
+        key: key.clone(),
+        fingerprint,
+    });
     let (task_keys, task_key) = (keys.clone(), key.clone());
     let handled = async move {
         let response = call(&mut inner, Request::from_parts(parts, Body::from(body))).await;
@@ -469,26 +501,57 @@ const KEY_STORE_RETRIES: [Duration; 2] = [Duration::from_millis(20), Duration::f
 /// Keeps the answer to a keyed request (a 5xx lets the key go instead) and
 /// sends it on.
 async fn keep<K: IdempotencyStore>(
-    response: Response,
+    mut response: Response,
     keys: &K,
     key: &ScopedKey,
     fingerprint: Fingerprint,
 ) -> Response {
+    if response.extensions_mut().remove::<AnswerKept>().is_some() {
+        return response;
+    }
     if response.status().is_server_error() {
         release(keys, key).await;
         return response;
     }
+    let Ok((stored, response)) = stored(response).await else {
+        // The handler's body failed while it was read: nothing to keep.
+        release(keys, key).await;
+        return Problem::internal().into_response();
+    };
+    let mut outcome = keys.complete(key, fingerprint, stored.clone()).await;
+    for pause in KEY_STORE_RETRIES {
+        if outcome.is_ok() {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        outcome = keys.complete(key, fingerprint, stored.clone()).await;
+    }
     let (mut head, body) = response.into_parts();
+    if let Err(error) = outcome {
+        tracing::error!(
+            %error,
+            key = %key.key,
+            "the idempotency key store failed to keep an answer; it is sent marked Idempotency-Unsaved"
+        );
+        head.headers
+            .insert(IDEMPOTENCY_UNSAVED, HeaderValue::from_static("true"));
+    }
+    Response::from_parts(head, body)
+}
+
+/// The answer to keep for `response` (its body, when small enough to keep),
+/// and the response to send on.
+///
+/// # Errors
+/// The response's body failed while it was read.
+pub(crate) async fn stored(response: Response) -> Result<(StoredResponse, Response), axum::Error> {
+    let (head, body) = response.into_parts();
     let small = body
         .size_hint()
         .upper()
         .is_some_and(|size| size <= MAX_KEPT_BODY as u64);
     let (kept, body) = if small {
-        let Ok(bytes) = axum::body::to_bytes(body, MAX_KEPT_BODY).await else {
-            // The handler's body failed while it was read: nothing to keep.
-            release(keys, key).await;
-            return Problem::internal().into_response();
-        };
+        let bytes = axum::body::to_bytes(body, MAX_KEPT_BODY).await?;
         (bytes.clone(), Body::from(bytes))
     } else {
         (Bytes::new(), body)
@@ -504,24 +567,7 @@ async fn keep<K: IdempotencyStore>(
         headers,
         body: kept,
     };
-    let mut outcome = keys.complete(key, fingerprint, stored.clone()).await;
-    for pause in KEY_STORE_RETRIES {
-        if outcome.is_ok() {
-            break;
-        }
-        tokio::time::sleep(pause).await;
-        outcome = keys.complete(key, fingerprint, stored.clone()).await;
-    }
-    if let Err(error) = outcome {
-        tracing::error!(
-            %error,
-            key = %key.key,
-            "the idempotency key store failed to keep an answer; it is sent marked Idempotency-Unsaved"
-        );
-        head.headers
-            .insert(IDEMPOTENCY_UNSAVED, HeaderValue::from_static("true"));
-    }
-    Response::from_parts(head, body)
+    Ok((stored, Response::from_parts(head, body)))
 }
 
 /// Lets `key` go, asking the store again if it fails; a key that cannot be

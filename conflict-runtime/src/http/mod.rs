@@ -26,8 +26,8 @@ pub use self::extract::{
 };
 pub use self::idempotency::{
     Begin, Fingerprint, IDEMPOTENCY_KEY, IDEMPOTENCY_REPLAYED, IDEMPOTENCY_UNSAVED, Idempotency,
-    IdempotencyService, IdempotencyStore, KeyStoreError, MemoryKeys, ScopedKey, StoredResponse,
-    idempotency_key,
+    IdempotencyService, IdempotencyStore, KeyStoreError, KeyedRequest, MemoryKeys, ScopedKey,
+    StoredResponse, idempotency_key,
 };
 pub use self::listing::{Bulk, DEFAULT_PAGE, ListQuery, Listed, MAX_BULK, MAX_PAGE, cursor};
 pub use self::machine::machine;

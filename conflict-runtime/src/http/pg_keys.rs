@@ -6,11 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
 use sqlx::Row;
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnection, PgPool};
 
 use super::idempotency::{
-    Begin, Fingerprint, IdempotencyStore, KeyStoreError, ScopedKey, StoredResponse,
+    AnswerKept, Begin, Fingerprint, IdempotencyStore, KeyStoreError, KeyedRequest, ScopedKey,
+    StoredResponse, stored,
 };
 
 /// Keys in the `conflict_idempotency` table (created by `PgStore::migrate`).
@@ -49,6 +51,29 @@ impl PgKeys {
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
+    }
+
+    /// Keeps `answer` as the answer to `keyed` inside the transaction on
+    /// `connection`, the move's own: the answer commits with the move, or
+    /// neither does, and no crash can leave a committed move without its
+    /// answer. Answers the response to send on; the layer does not keep it
+    /// again.
+    ///
+    /// A replay of it does not carry what is known only after the commit
+    /// (`Conflict-Hook-Failed`).
+    ///
+    /// # Errors
+    /// The answer's body could not be read, or the database's error: the
+    /// transaction should then be rolled back.
+    pub async fn keep_in(
+        connection: &mut PgConnection,
+        keyed: &KeyedRequest,
+        answer: Response,
+    ) -> Result<Response, KeyStoreError> {
+        let (kept, mut answer) = stored(answer).await?;
+        complete(connection, &keyed.key, keyed.fingerprint, &kept).await?;
+        answer.extensions_mut().insert(AnswerKept);
+        Ok(answer)
     }
 
     /// Deletes expired keys.
@@ -144,6 +169,28 @@ fn headers_from_json(json: &serde_json::Value) -> HeaderMap {
     headers
 }
 
+/// Records the answer of the request that holds `key`.
+async fn complete(
+    connection: &mut PgConnection,
+    key: &ScopedKey,
+    fingerprint: Fingerprint,
+    response: &StoredResponse,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE conflict_idempotency SET status = $4, headers = $5, body = $6
+          WHERE scope = $1 AND key = $2 AND fingerprint = $3",
+    )
+    .bind(&key.scope)
+    .bind(&key.key)
+    .bind(&fingerprint.0[..])
+    .bind(i16::try_from(response.status.as_u16()).unwrap_or(200))
+    .bind(headers_to_json(&response.headers))
+    .bind(&response.body[..])
+    .execute(connection)
+    .await
+    .map(drop)
+}
+
 impl IdempotencyStore for PgKeys {
     async fn begin(&self, key: &ScopedKey, fingerprint: Fingerprint) -> Begin {
         self.claim(key, fingerprint).await.unwrap_or_else(|error| {
@@ -158,18 +205,8 @@ impl IdempotencyStore for PgKeys {
         fingerprint: Fingerprint,
         response: StoredResponse,
     ) -> Result<(), KeyStoreError> {
-        sqlx::query(
-            "UPDATE conflict_idempotency SET status = $4, headers = $5, body = $6
-              WHERE scope = $1 AND key = $2 AND fingerprint = $3",
-        )
-        .bind(&key.scope)
-        .bind(&key.key)
-        .bind(&fingerprint.0[..])
-        .bind(i16::try_from(response.status.as_u16()).unwrap_or(200))
-        .bind(headers_to_json(&response.headers))
-        .bind(&response.body[..])
-        .execute(&self.pool)
-        .await?;
+        let mut connection = self.pool.acquire().await?;
+        complete(&mut connection, key, fingerprint, &response).await?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 -- their deliveries.
 ALTER TABLE conflict_history ADD COLUMN IF NOT EXISTS xid xid8 NOT NULL DEFAULT pg_current_xact_id();
 ALTER TABLE conflict_history ADD COLUMN IF NOT EXISTS position bigint;
+-- The latest place (`max(position)`) and every place once.
 CREATE UNIQUE INDEX IF NOT EXISTS conflict_history_position ON conflict_history (position);
 CREATE INDEX IF NOT EXISTS conflict_history_kind_position ON conflict_history (kind, position);
 CREATE INDEX IF NOT EXISTS conflict_history_unplaced ON conflict_history (xid) WHERE position IS NULL;

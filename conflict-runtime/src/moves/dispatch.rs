@@ -469,26 +469,50 @@ pub(crate) trait Waiter: Send {
 
 /// The commits of one store in this process, for its dispatchers and
 /// streams to wait on: a wait that starts after a commit it has not seen
-/// ends at once, so no commit between two looks is missed.
+/// ends at once, so no commit between two looks is missed. A store shared
+/// by several processes also tells the others (`remote`).
 #[derive(Clone)]
-pub(crate) struct Commits(Arc<watch::Sender<u64>>);
+pub(crate) struct Commits {
+    local: Arc<watch::Sender<u64>>,
+    remote: Option<Arc<dyn Fn() + Send + Sync>>,
+}
 
 impl Default for Commits {
     fn default() -> Self {
-        Commits(Arc::new(watch::Sender::new(0)))
+        Commits {
+            local: Arc::new(watch::Sender::new(0)),
+            remote: None,
+        }
     }
 }
 
 impl Commits {
+    /// Commits that also call `remote`, to tell other processes.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn telling(remote: impl Fn() + Send + Sync + 'static) -> Self {
+        Commits {
+            remote: Some(Arc::new(remote)),
+            ..Commits::default()
+        }
+    }
+
     /// Says a move committed.
     pub(crate) fn signal(&self) {
-        self.0
+        self.local
             .send_modify(|commits| *commits = commits.wrapping_add(1));
+        if let Some(remote) = &self.remote {
+            remote();
+        }
+    }
+
+    /// The receiving end in this process.
+    pub(crate) fn receiver(&self) -> watch::Receiver<u64> {
+        self.local.subscribe()
     }
 
     /// Wake-ups at the commits from now on.
     pub(crate) fn wakeups(&self) -> Wakeups {
-        Wakeups::new(self.0.subscribe())
+        Wakeups::new(self.receiver())
     }
 }
 

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::machine::{Action, StateMachine};
 use crate::moves::store::Access;
-use crate::moves::{Caller, Engine, Hooks, MoveError, MoveSpec, Uncommitted};
+use crate::moves::{Caller, Commits, Engine, Hooks, MoveError, MoveSpec, Uncommitted};
 
 /// The crate's own tables in Postgres (the history, idempotency keys), as
 /// versioned migrations: run them with [`migrator`], or copy the files of
@@ -118,6 +118,7 @@ impl<R> PgRecord for R where R: Resource + Serialize + for<'r> FromRow<'r, PgRow
 pub struct PgStore<R, Id = i64> {
     pool: PgPool,
     shape: Arc<Shape>,
+    commits: Commits,
     types: PhantomData<fn() -> (R, Id)>,
 }
 
@@ -126,6 +127,7 @@ impl<R, Id> Clone for PgStore<R, Id> {
         PgStore {
             pool: self.pool.clone(),
             shape: Arc::clone(&self.shape),
+            commits: self.commits.clone(),
             types: PhantomData,
         }
     }
@@ -169,9 +171,6 @@ struct Names {
     version: String,
     state_type: String,
 }
-
-/// Wakes every dispatcher and event stream listening, at the commit.
-const NOTIFY: &str = "pg_notify('conflict_outbox', $5) AS conflict_notified";
 
 const HISTORY: &str = "INSERT INTO conflict_history
     (kind, id, version, from_state, to_state, action, actor, reason, metadata)";
@@ -236,7 +235,7 @@ impl Names {
                 format!("current AS (SELECT t.* FROM {table} t WHERE t.{id} = $1 FOR UPDATE), "),
                 "c",
                 format!(
-                    "SELECT false, c.*, NULL, {}, NULL FROM current c WHERE",
+                    "SELECT false, c.*, NULL, {} FROM current c WHERE",
                     self.returned("c")
                 ),
             )
@@ -245,7 +244,7 @@ impl Names {
                 String::new(),
                 "t",
                 format!(
-                    "SELECT false, t.*, NULL, {}, NULL FROM {table} t WHERE t.{id} = $1 AND",
+                    "SELECT false, t.*, NULL, {} FROM {table} t WHERE t.{id} = $1 AND",
                     self.returned("t")
                 ),
             )
@@ -288,7 +287,7 @@ impl Names {
                        moved.{state}::text, $6, $7, $8, $9::jsonb
                   FROM moved
              )
-             SELECT true AS conflict_moved, moved.*, {moved}, {NOTIFY} FROM moved
+             SELECT true AS conflict_moved, moved.*, {moved} FROM moved
              UNION ALL
              {refused} NOT EXISTS (SELECT 1 FROM moved)",
             moved = self.returned("moved"),
@@ -320,9 +319,9 @@ impl Names {
                        moved.{state}::text, $6, $7, $8, $9::jsonb
                   FROM moved
              )
-             SELECT true AS conflict_moved, moved.*, {moved}, {NOTIFY} FROM moved
+             SELECT true AS conflict_moved, moved.*, {moved} FROM moved
              UNION ALL
-             SELECT false, t.*, NULL, {found}, NULL FROM {table} t
+             SELECT false, t.*, NULL, {found} FROM {table} t
               WHERE t.{id} = ANY($1::{id_type}[])
                 AND NOT EXISTS (SELECT 1 FROM moved WHERE moved.{id} = t.{id})",
             moved = self.returned("moved"),
@@ -510,6 +509,7 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         }
         let kind = table.kind_or::<R::State>();
         Ok(PgStore {
+            commits: super::postgres_outbox::commits(&pool),
             pool,
             shape: Arc::new(Shape::new(&table, kind, columns, &id_type, state_type)),
             types: PhantomData,
@@ -525,6 +525,12 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
     /// The kind the history and the outbox record the resources under.
     pub(super) fn kind(&self) -> &str {
         &self.shape.kind
+    }
+
+    /// What wakes dispatchers and streams, here and in other instances, at
+    /// the commits made through this store.
+    pub(super) fn commits(&self) -> &Commits {
+        &self.commits
     }
 
     /// The store's view of a connection you hold, inside a transaction of
@@ -797,7 +803,11 @@ impl<R: PgRecord, Id: PgKey> Store<R> for PgStore<R, Id> {
         change: Change<R>,
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
         let mut connection = self.pool.acquire().await?;
-        self.apply_on(&mut connection, id, change).await
+        let applied = self.apply_on(&mut connection, id, change).await;
+        if applied.is_ok() {
+            self.commits.signal();
+        }
+        applied
     }
 
     async fn history(&self, id: &Id) -> Result<Vec<Entry<R::State>>, StoreError<R::State>> {
@@ -816,6 +826,9 @@ impl<R: PgRecord, Id: PgKey> Store<R> for PgStore<R, Id> {
 
     async fn apply_each(&self, changes: Vec<(Id, Change<R>)>) -> Vec<Applied<Id, R>> {
         if let Some(results) = self.apply_together(&changes).await {
+            if results.iter().any(Result::is_ok) {
+                self.commits.signal();
+            }
             return results;
         }
         let mut results = Vec::with_capacity(changes.len());
@@ -1071,7 +1084,12 @@ impl<R: PgRecord, Id: PgKey> Engine<R, PgStore<R, Id>> {
         let pending = pending
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(Uncommitted::new(moved, self.rules(), pending, None))
+        Ok(Uncommitted::new(
+            moved,
+            self.rules(),
+            pending,
+            Some(self.store().commits().clone()),
+        ))
     }
 }
 

@@ -19,6 +19,11 @@ bulk = {}
 listing = {}
 sqlite = {}
 pgbench = {}
+outbox = defaultdict(dict)
+before_outbox = {}
+delivered = {}
+latency = None
+jetstream = None
 service = defaultdict(lambda: defaultdict(list))
 for line in open(results):
     kind, *rest = line.rstrip("\n").split("\t")
@@ -54,6 +59,21 @@ for line in open(results):
     elif kind == "pgbench":
         clients, tps = rest
         pgbench[int(clients)] = float(tps)
+    elif kind == "outbox":
+        mode, clients, rate = rest
+        outbox[int(clients)][mode] = float(rate)
+    elif kind == "before":
+        clients, rate = rest
+        before_outbox[int(clients)] = float(rate)
+    elif kind == "delivered":
+        dispatchers, events, rate = rest
+        delivered[int(dispatchers)] = (int(events), float(rate))
+    elif kind == "latency":
+        rate, p50, p99, samples = rest
+        latency = (int(rate), float(p50), float(p99), int(samples))
+    elif kind == "jetstream":
+        events, rate = rest
+        jetstream = (int(events), float(rate))
 
 
 def cpu():
@@ -240,6 +260,43 @@ if postgres:
         for clients, rate in sorted(sqlite.items()):
             w(f"| {clients} | {rate:,.0f} |")
         w("")
+
+if outbox:
+    w("## 6. The outbox\n")
+    w("Part 5's legal moves through `PgStore::apply`, on the same kind of table. `before the outbox`: "
+      "part 5's binary built at the commit before the outbox (3ee28c3: no event columns, no NOTIFY). "
+      "`no reader`: this commit, every move an event, nothing reading them. `dispatching`: the same, "
+      "while a dispatcher (another pool: another instance) places every event and delivers it to a "
+      "durable handler that does nothing: the whole cost of a durable effect but the effect, on the "
+      "same 2 cores as the database and the clients.\n")
+    w("| clients | before the outbox | no reader | ratio | dispatching | ratio |")
+    w("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for clients in sorted(outbox):
+        off = before_outbox.get(clients, 0)
+        quiet = outbox[clients].get("no reader", 0)
+        busy = outbox[clients].get("dispatching", 0)
+        ratio = lambda on: f"{on / off:.2f}" if off else "n/a"
+        w(f"| {clients} | {off:,.0f}/s | {quiet:,.0f}/s | {ratio(quiet)} | {busy:,.0f}/s | {ratio(busy)} |")
+    w("\nThe ratios are throughput against the same moves before the outbox (above 1.00 is faster). "
+      "Goal: at most 10% cost (a ratio of at least 0.90).\n")
+    if delivered:
+        events = next(iter(delivered.values()))[0]
+        w(f"Delivery: {events:,} events committed beforehand, then delivered to a handler that does "
+          "nothing (each delivery claimed under a lease with `FOR UPDATE SKIP LOCKED`, run, and settled):\n")
+        w("| dispatchers | events/s |")
+        w("| ---: | ---: |")
+        for dispatchers, (_, rate) in sorted(delivered.items()):
+            w(f"| {dispatchers} | {rate:,.0f} |")
+        w("")
+    if latency:
+        rate, p50, p99, samples = latency
+        w(f"Latency from commit to handler: one move every {1000 / rate:.0f} ms ({samples} moves), "
+          "from the history row's `at` to the handler's start, a dispatcher in another pool woken by "
+          f"`LISTEN`: p50 {p50:.1f} ms, p99 {p99:.1f} ms.\n")
+    if jetstream:
+        events, rate = jetstream
+        w(f"NATS JetStream (the machine's own server): {events:,} events committed beforehand, relayed "
+          f"by one dispatcher, each publish acknowledged by the stream before the next: {rate:,.0f} events/s.\n")
 
 w("## How to run\n")
 w("```sh\nbenches/run.sh            # everything above, rewrites this file\n"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark of the workspace in one go and writes BENCHMARKS.md.
 #
-#   benches/run.sh           full run (about 10 minutes on 2 cores); rewrites BENCHMARKS.md
+#   benches/run.sh           full run (about 30 minutes on 2 cores); rewrites BENCHMARKS.md
 #   benches/run.sh --quick   smoke run for CI; writes target/bench/BENCHMARKS.quick.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -162,6 +162,27 @@ SQL
     psql "$DATABASE_URL" -qc "DROP SCHEMA $schema CASCADE"
 else
     echo "no Postgres answers at $DATABASE_URL: part 5 skipped" >&2
+fi
+
+step "6. the outbox: moves with and without it, delivery, latency, JetStream"
+if psql "$DATABASE_URL" -qc 'select 1' >/dev/null 2>&1; then
+    cargo build -q --release -p conflict-benches --bin outbox
+    if $quick; then outbox_args=(1 500 1 8); else outbox_args=(10 20000 1 8 32); fi
+    "$target/release/outbox" "${outbox_args[@]}" >> "$results"
+    if ! $quick; then
+        # Without the outbox: part 5's binary built at the commit before it
+        # (3ee28c3), its `store` figures only.
+        before="$out/before-outbox"
+        git worktree remove --force "$before" 2>/dev/null || true
+        git worktree add -f --detach "$before" 3ee28c3 >&2
+        (cd "$before" && CARGO_TARGET_DIR="$PWD/../before-outbox-target" \
+            cargo build -q --release -p conflict-benches --bin pg-moves)
+        "$out/before-outbox-target/release/pg-moves" 10 1 8 32 \
+            | sed -n 's/^pg\tstore\t/before\t/p' >> "$results"
+        git worktree remove --force "$before"
+    fi
+else
+    echo "no Postgres answers at $DATABASE_URL: part 6 skipped" >&2
 fi
 
 step "report"

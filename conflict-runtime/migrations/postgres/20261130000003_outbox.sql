@@ -5,9 +5,12 @@
 -- their deliveries.
 ALTER TABLE conflict_history ADD COLUMN IF NOT EXISTS xid xid8 NOT NULL DEFAULT pg_current_xact_id();
 ALTER TABLE conflict_history ADD COLUMN IF NOT EXISTS position bigint;
--- The latest place (`max(position)`) and every place once.
-CREATE UNIQUE INDEX IF NOT EXISTS conflict_history_position ON conflict_history (position);
-CREATE INDEX IF NOT EXISTS conflict_history_kind_position ON conflict_history (kind, position);
+-- The latest place (`max(position)`) and every place once; a move's row,
+-- not placed yet, is in neither index: only the placer writes them.
+CREATE UNIQUE INDEX IF NOT EXISTS conflict_history_position
+    ON conflict_history (position) WHERE position IS NOT NULL;
+CREATE INDEX IF NOT EXISTS conflict_history_kind_position
+    ON conflict_history (kind, position) WHERE position IS NOT NULL;
 CREATE INDEX IF NOT EXISTS conflict_history_unplaced ON conflict_history (xid) WHERE position IS NULL;
 
 CREATE TABLE IF NOT EXISTS conflict_cursors (

@@ -23,7 +23,7 @@ outbox = defaultdict(dict)
 before_outbox = {}
 delivered = {}
 latency = None
-jetstream = None
+jetstream = {}
 service = defaultdict(lambda: defaultdict(list))
 for line in open(results):
     kind, *rest = line.rstrip("\n").split("\t")
@@ -72,8 +72,8 @@ for line in open(results):
         rate, p50, p99, samples = rest
         latency = (int(rate), float(p50), float(p99), int(samples))
     elif kind == "jetstream":
-        events, rate = rest
-        jetstream = (int(events), float(rate))
+        at_once, events, rate = rest
+        jetstream[int(at_once)] = (int(events), float(rate))
 
 
 def cpu():
@@ -294,9 +294,15 @@ if outbox:
           "from the history row's `at` to the handler's start, a dispatcher in another pool woken by "
           f"`LISTEN`: p50 {p50:.1f} ms, p99 {p99:.1f} ms.\n")
     if jetstream:
-        events, rate = jetstream
-        w(f"NATS JetStream (the machine's own server): {events:,} events committed beforehand, relayed "
-          f"by one dispatcher, each publish acknowledged by the stream before the next: {rate:,.0f} events/s.\n")
+        events = next(iter(jetstream.values()))[0]
+        w(f"NATS JetStream (the machine's own server): {events:,} events committed beforehand, then "
+          "relayed by one dispatcher, each publish acknowledged by the stream; `at once` is the "
+          "dispatcher's `concurrency`:\n")
+        w("| at once | events/s |")
+        w("| ---: | ---: |")
+        for at_once, (_, rate) in sorted(jetstream.items()):
+            w(f"| {at_once} | {rate:,.0f} |")
+        w("")
 
 w("## How to run\n")
 w("```sh\nbenches/run.sh            # everything above, rewrites this file\n"

@@ -242,10 +242,12 @@ async fn two_dispatchers_handle_every_event_once_and_never_at_once<St: Rooms>(
             .start()
             .await
             .unwrap(),
+        // The second runs four deliveries at once: still each once, alone.
         Dispatcher::new(second.clone())
             .on_enter(Door::Open, "count", handler(1))
             .on_enter(Door::Closed, "count_closed", handler(1))
             .idle(Duration::from_millis(50))
+            .concurrency(4)
             .start()
             .await
             .unwrap(),

@@ -283,24 +283,26 @@ async fn run(
                     ..Default::default()
                 })
                 .await?;
-            let relay = Dispatcher::new(store.clone())
-                .relay("jetstream", JetStream::new(context.clone(), schema));
-            relay.run_once().await?;
-            commit(&store, events).await;
-            let start = Instant::now();
-            let running = relay.start().await?;
-            loop {
-                if stream.info().await?.state.messages >= events {
-                    break;
+            // One publish at a time, then sixteen at once (`concurrency`).
+            for at_once in [1_usize, 16] {
+                let relay = Dispatcher::new(store.clone())
+                    .relay("jetstream", JetStream::new(context.clone(), schema))
+                    .concurrency(at_once);
+                relay.run_once().await?;
+                let before = stream.info().await?.state.messages;
+                commit(&store, events).await;
+                let start = Instant::now();
+                let running = relay.start().await?;
+                while stream.info().await?.state.messages < before + events {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                let took = start.elapsed().as_secs_f64();
+                running.shutdown().await;
+                #[allow(clippy::cast_precision_loss, reason = "a rate for a report")]
+                let published = events as f64 / took;
+                println!("jetstream\t{at_once}\t{events}\t{published:.0}");
             }
-            let took = start.elapsed().as_secs_f64();
-            running.shutdown().await;
             context.delete_stream(&name).await?;
-            #[allow(clippy::cast_precision_loss, reason = "a rate for a report")]
-            let published = events as f64 / took;
-            println!("jetstream\t{events}\t{published:.0}");
         }
         Err(error) => eprintln!("no NATS at {nats} ({error}): the JetStream figure is left out"),
     }

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
-use super::outbox::{Event, Outbox, Settled};
+use super::history::Entry;
+use super::outbox::{Delivery, Event, Outbox, Settled};
 use super::rules::HookError;
 use super::store::{Resource, StoreError};
 use crate::machine::StateMachine;
@@ -28,12 +29,12 @@ enum Wants<S: StateMachine> {
 }
 
 impl<S: StateMachine> Wants<S> {
-    fn covers(self, event: &Event<S>) -> bool {
+    fn covers(self, entry: &Entry<S>) -> bool {
         match self {
             Wants::Every => true,
-            Wants::Action(action) => event.entry.action == Some(action),
-            Wants::Entering(state) => event.entry.to == state,
-            Wants::Leaving(state) => event.entry.from == state,
+            Wants::Action(action) => entry.action == Some(action),
+            Wants::Entering(state) => entry.to == state,
+            Wants::Leaving(state) => entry.from == state,
         }
     }
 }
@@ -131,6 +132,7 @@ pub struct Dispatcher<R: Resource, St> {
     batch: usize,
     idle: Duration,
     retention: Option<Duration>,
+    concurrency: usize,
 }
 
 impl<R: Resource, St: Clone> Clone for Dispatcher<R, St> {
@@ -143,6 +145,7 @@ impl<R: Resource, St: Clone> Clone for Dispatcher<R, St> {
             batch: self.batch,
             idle: self.idle,
             retention: self.retention,
+            concurrency: self.concurrency,
         }
     }
 }
@@ -161,6 +164,7 @@ impl<R: Resource, St: Outbox<R>> Dispatcher<R, St> {
             batch: 64,
             idle: Duration::from_secs(5),
             retention: None,
+            concurrency: 1,
         }
     }
 
@@ -239,6 +243,16 @@ impl<R: Resource, St: Outbox<R>> Dispatcher<R, St> {
         self
     }
 
+    /// How many deliveries run at once (1 by default: one after the other,
+    /// in the order of the events). More suits a handler that waits on the
+    /// network, such as a relay; each still runs once per attempt, and the
+    /// order between them is no longer kept.
+    #[must_use]
+    pub fn concurrency(mut self, deliveries: usize) -> Self {
+        self.concurrency = deliveries.max(1);
+        self
+    }
+
     /// Trims the outbox to the events younger than `age` once a minute
     /// ([`Outbox::trim`]): a client that resumes an event stream from
     /// before them is told they are gone (410). Unset by default: events
@@ -271,60 +285,95 @@ impl<R: Resource, St: Outbox<R>> Dispatcher<R, St> {
             let wants = handler.wants;
             while self
                 .store
-                .follow(handler.name, &|event| wants.covers(event), self.batch)
+                .follow(handler.name, &|entry| wants.covers(entry), self.batch)
                 .await?
                 >= self.batch
             {}
         }
         let names: Vec<&str> = self.handlers.iter().map(|handler| handler.name).collect();
-        let claimed = self.store.claim(&names, self.batch, self.lease).await?;
+        let mut claimed = self
+            .store
+            .claim(&names, self.batch, self.lease)
+            .await?
+            .into_iter();
         let mut pass = Pass {
             ran: 0,
             retry_at: None,
         };
-        for delivery in &claimed {
-            if *stop.borrow() {
-                self.store.settle(delivery, Settled::Released).await?;
-                continue;
+        let mut settled = Vec::new();
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while running.len() < self.concurrency && !*stop.borrow() {
+                let Some(delivery) = claimed.next() else {
+                    break;
+                };
+                let Some(handler) = self.handlers.iter().find(|h| h.name == delivery.handler)
+                else {
+                    continue;
+                };
+                let handler = handler.clone();
+                running.spawn(async move {
+                    let outcome = run(&handler.run, delivery.event.clone()).await;
+                    (handler.name, delivery, outcome)
+                });
             }
-            let Some(handler) = self.handlers.iter().find(|h| h.name == delivery.handler) else {
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            // The task only awaits the handler's own task, which catches its panic.
+            let Ok((name, delivery, outcome)) = joined else {
                 continue;
             };
-            let settled = match run(&handler.run, delivery.event.clone()).await {
-                Ok(()) => Settled::Done,
-                Err(error) if delivery.attempt >= self.retry.attempts => Settled::Dead {
-                    error: error.to_string(),
-                },
-                Err(error) => {
-                    tracing::warn!(
-                        handler = handler.name,
-                        event = %delivery.event.key(),
-                        attempt = delivery.attempt,
-                        %error,
-                        "durable handler failed; it will be tried again"
-                    );
-                    Settled::Retry {
-                        at: SystemTime::now() + self.retry.after(delivery.attempt),
-                        error: error.to_string(),
-                    }
-                }
-            };
-            if let Settled::Dead { error } = &settled {
+            let outcome = self.settled(name, &delivery, outcome);
+            if let Settled::Retry { at, .. } = &outcome {
+                pass.retry_at = Some(pass.retry_at.map_or(*at, |soonest| soonest.min(*at)));
+            }
+            settled.push((delivery, outcome));
+            pass.ran += 1;
+        }
+        // Stopping: what was taken and not started goes back, due now.
+        settled.extend(claimed.map(|delivery| (delivery, Settled::Released)));
+        if !settled.is_empty() {
+            self.store.settle(settled).await?;
+        }
+        Ok(pass)
+    }
+
+    /// What becomes of a delivery after its attempt.
+    fn settled(
+        &self,
+        handler: &str,
+        delivery: &Delivery<StateOf<R>>,
+        outcome: Result<(), HookError>,
+    ) -> Settled {
+        match outcome {
+            Ok(()) => Settled::Done,
+            Err(error) if delivery.attempt >= self.retry.attempts => {
                 tracing::error!(
-                    handler = handler.name,
+                    handler,
                     event = %delivery.event.key(),
                     attempts = delivery.attempt,
                     %error,
                     "durable handler failed its last attempt; the delivery is dead"
                 );
+                Settled::Dead {
+                    error: error.to_string(),
+                }
             }
-            if let Settled::Retry { at, .. } = &settled {
-                pass.retry_at = Some(pass.retry_at.map_or(*at, |soonest| soonest.min(*at)));
+            Err(error) => {
+                tracing::warn!(
+                    handler,
+                    event = %delivery.event.key(),
+                    attempt = delivery.attempt,
+                    %error,
+                    "durable handler failed; it will be tried again"
+                );
+                Settled::Retry {
+                    at: SystemTime::now() + self.retry.after(delivery.attempt),
+                    error: error.to_string(),
+                }
             }
-            self.store.settle(delivery, settled).await?;
-            pass.ran += 1;
         }
-        Ok(pass)
     }
 }
 

@@ -156,15 +156,15 @@ pub trait Outbox<R: Resource>: Store<R> {
     fn trim(&self, age: Duration)
     -> impl Future<Output = Result<u64, StoreError<R::State>>> + Send;
 
-    /// Hands the events after the handler's cursor (at most `limit`) that
-    /// `wanted` picks to `handler` as deliveries due now, and moves the
+    /// Hands the events after the handler's cursor (at most `limit`) whose
+    /// entry `wanted` picks to `handler` as deliveries due now, and moves the
     /// cursor past them; a handler new to the store starts at the latest
     /// event (with `limit` 0, `follow` only registers it). Answers how many
     /// events it went through (0: caught up).
     fn follow(
         &self,
         handler: &str,
-        wanted: &(dyn Fn(&Event<R::State>) -> bool + Sync),
+        wanted: &(dyn Fn(&Entry<R::State>) -> bool + Sync),
         limit: usize,
     ) -> impl Future<Output = Result<usize, StoreError<R::State>>> + Send;
 
@@ -177,11 +177,10 @@ pub trait Outbox<R: Resource>: Store<R> {
         lease: Duration,
     ) -> impl Future<Output = Result<Vec<Delivery<R::State>>, StoreError<R::State>>> + Send;
 
-    /// Records what became of a claimed delivery.
+    /// Records what became of claimed deliveries, all at once.
     fn settle(
         &self,
-        delivery: &Delivery<R::State>,
-        settled: Settled,
+        settled: Vec<(Delivery<R::State>, Settled)>,
     ) -> impl Future<Output = Result<(), StoreError<R::State>>> + Send;
 
     /// The dead deliveries, of one handler or of all.

@@ -3,7 +3,7 @@ use std::collections::hash_map::Entry::{Occupied, Vacant};
 use std::fmt::Display;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use super::memory_log::{CAPACITY, Log};
@@ -22,13 +22,16 @@ use crate::moves::{Commits, Dead, Delivery, Event, Outbox, Settled, Wake, Wakeup
 /// first, unless a delivery still needs them).
 pub struct MemoryStore<R: Resource, Id = u64> {
     inner: Arc<RwLock<Inner<R, Id>>>,
+    // A lock of its own: dispatchers and streams do not hold up reads and
+    // moves. A move takes it under the store's lock, so events keep the
+    // order of commits.
+    log: Arc<Mutex<Log<R::State, Id>>>,
     committed: Commits,
 }
 
 struct Inner<R: Resource, Id> {
     resources: HashMap<Id, Slot<R, Id>>,
     last_id: u64,
-    log: Log<R::State, Id>,
 }
 
 struct Slot<R: Resource, Id> {
@@ -49,6 +52,7 @@ impl<R: Resource, Id> Clone for MemoryStore<R, Id> {
     fn clone(&self) -> Self {
         MemoryStore {
             inner: Arc::clone(&self.inner),
+            log: Arc::clone(&self.log),
             committed: self.committed.clone(),
         }
     }
@@ -68,8 +72,8 @@ impl<R: Resource, Id: Clone> MemoryStore<R, Id> {
             inner: Arc::new(RwLock::new(Inner {
                 resources: HashMap::new(),
                 last_id: 0,
-                log: Log::new(capacity.max(1)),
             })),
+            log: Arc::new(Mutex::new(Log::new(capacity.max(1)))),
             committed: Commits::default(),
         }
     }
@@ -90,6 +94,10 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner<R, Id>> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, Log<R::State, Id>> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn get_now(&self, id: &Id) -> Result<Versioned<Id, R>, StoreError<R::State>> {
@@ -131,9 +139,7 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
         change: Change<R>,
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
         let change = change.into_parts();
-        let mut guard = self.write();
-        // Fields apart: the slot and the log are borrowed together.
-        let inner = &mut *guard;
+        let mut inner = self.write();
         let slot = inner.resources.get_mut(id).ok_or(StoreError::NotFound)?;
         let current = &mut slot.current;
         let from = current.value.state();
@@ -160,9 +166,9 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
             note,
         };
         let moved = current.clone();
-        inner.log.push(id, &entry);
+        self.log().push(id, &entry);
         slot.history.push(entry);
-        drop(guard);
+        drop(inner);
         self.committed.signal();
         Ok(moved)
     }
@@ -318,7 +324,7 @@ where
         after: u64,
         limit: usize,
     ) -> Result<Vec<Event<R::State>>, StoreError<R::State>> {
-        Ok(self.read().log.events(after, limit))
+        Ok(self.log().events(after, limit))
     }
 
     async fn events_of(
@@ -327,28 +333,28 @@ where
         after: u64,
         limit: usize,
     ) -> Result<Vec<Event<R::State>>, StoreError<R::State>> {
-        Ok(self.read().log.events_of(id, after, limit))
+        Ok(self.log().events_of(id, after, limit))
     }
 
     async fn latest(&self) -> Result<u64, StoreError<R::State>> {
-        Ok(self.read().log.latest())
+        Ok(self.log().latest())
     }
 
     async fn kept_after(&self) -> Result<u64, StoreError<R::State>> {
-        Ok(self.read().log.kept_after())
+        Ok(self.log().kept_after())
     }
 
     async fn trim(&self, age: Duration) -> Result<u64, StoreError<R::State>> {
-        Ok(self.write().log.trim(age))
+        Ok(self.log().trim(age))
     }
 
     async fn follow(
         &self,
         handler: &str,
-        wanted: &(dyn Fn(&Event<R::State>) -> bool + Sync),
+        wanted: &(dyn Fn(&Entry<R::State>) -> bool + Sync),
         limit: usize,
     ) -> Result<usize, StoreError<R::State>> {
-        Ok(self.write().log.follow(handler, wanted, limit))
+        Ok(self.log().follow(handler, wanted, limit))
     }
 
     async fn claim(
@@ -357,15 +363,17 @@ where
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<Delivery<R::State>>, StoreError<R::State>> {
-        Ok(self.write().log.claim(handlers, limit, lease))
+        Ok(self.log().claim(handlers, limit, lease))
     }
 
     async fn settle(
         &self,
-        delivery: &Delivery<R::State>,
-        settled: Settled,
+        settled: Vec<(Delivery<R::State>, Settled)>,
     ) -> Result<(), StoreError<R::State>> {
-        self.write().log.settle(delivery, settled);
+        let mut log = self.log();
+        for (delivery, settled) in settled {
+            log.settle(&delivery, settled);
+        }
         Ok(())
     }
 
@@ -373,11 +381,11 @@ where
         &self,
         handler: Option<&str>,
     ) -> Result<Vec<Dead<R::State>>, StoreError<R::State>> {
-        Ok(self.read().log.dead(handler))
+        Ok(self.log().dead(handler))
     }
 
     async fn revive(&self, handler: &str, position: u64) -> Result<bool, StoreError<R::State>> {
-        Ok(self.write().log.revive(handler, position))
+        Ok(self.log().revive(handler, position))
     }
 }
 

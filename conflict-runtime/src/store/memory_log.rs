@@ -119,29 +119,37 @@ impl<S: StateMachine, Id: Clone + Display> Log<S, Id> {
     pub(super) fn follow(
         &mut self,
         handler: &str,
-        wanted: &(dyn Fn(&Event<S>) -> bool + Sync),
+        wanted: &(dyn Fn(&Entry<S>) -> bool + Sync),
         limit: usize,
     ) -> usize {
         let last = self.last;
         let cursor = *self.cursors.entry(handler.to_owned()).or_insert(last);
-        let events = self.events(cursor, limit);
+        let start = self.events.partition_point(|(p, ..)| *p <= cursor);
         let now = SystemTime::now();
-        for event in &events {
-            if wanted(event) {
-                self.deliveries
-                    .entry((event.position, handler.to_owned()))
-                    .or_insert_with(|| Pending {
-                        event: event.clone(),
-                        attempts: 0,
-                        due: now,
-                        dead: None,
-                    });
+        let mut went = 0;
+        let mut reached = cursor;
+        for (position, id, entry) in self.events.range(start..).take(limit) {
+            went += 1;
+            reached = *position;
+            if !wanted(entry) {
+                continue;
             }
+            self.deliveries
+                .entry((*position, handler.to_owned()))
+                .or_insert_with(|| Pending {
+                    event: Event {
+                        position: *position,
+                        kind: S::RESOURCE.to_owned(),
+                        id: id.to_string(),
+                        entry: entry.clone(),
+                    },
+                    attempts: 0,
+                    due: now,
+                    dead: None,
+                });
         }
-        if let Some(last) = events.last() {
-            self.cursors.insert(handler.to_owned(), last.position);
-        }
-        events.len()
+        self.cursors.insert(handler.to_owned(), reached);
+        went
     }
 
     pub(super) fn claim(

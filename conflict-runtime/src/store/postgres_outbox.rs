@@ -13,6 +13,7 @@ use sqlx::postgres::{PgListener, PgPool, PgRow};
 use sqlx::{Acquire, Row};
 use tokio::sync::watch;
 
+use super::Entry;
 use super::StoreError;
 use super::postgres::{PgKey, PgRecord, PgStore, history_entry};
 use super::sql::backend;
@@ -79,6 +80,30 @@ const EVENTS_OF: &str = "
      WHERE h.kind = $1 AND h.id = $4 AND h.position > greatest($2, (SELECT coalesce(max(kept_after), 0) FROM conflict_outbox_trims WHERE kind = $1))
      ORDER BY h.position
      LIMIT $3";
+
+/// Settles a pass's deliveries in one statement: the done ones deleted,
+/// the others rescheduled, parked dead or released (their attempt uncounted).
+const SETTLE: &str = "
+    WITH settled AS (
+        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])
+            AS s(handler, position, outcome, wait, error)
+    ),
+    done AS (
+        DELETE FROM conflict_deliveries d USING settled s
+         WHERE s.outcome = 'done' AND d.handler = s.handler AND d.position = s.position
+    )
+    UPDATE conflict_deliveries d
+       SET due_at = CASE s.outcome
+                        WHEN 'retry' THEN now() + s.wait * interval '1 microsecond'
+                        WHEN 'released' THEN now()
+                        ELSE d.due_at
+                    END,
+           dead_at = CASE WHEN s.outcome = 'dead' THEN now() ELSE d.dead_at END,
+           attempts = CASE WHEN s.outcome = 'released' THEN greatest(d.attempts - 1, 0)
+                           ELSE d.attempts END,
+           error = coalesce(s.error, d.error)
+      FROM settled s
+     WHERE s.outcome <> 'done' AND d.handler = s.handler AND d.position = s.position";
 
 /// How many events one trimming statement goes over.
 const TRIM_BATCH: i64 = 10_000;
@@ -244,7 +269,7 @@ impl<R: PgRecord, Id: PgKey> Outbox<R> for PgStore<R, Id> {
     async fn follow(
         &self,
         handler: &str,
-        wanted: &(dyn Fn(&Event<R::State>) -> bool + Sync),
+        wanted: &(dyn Fn(&Entry<R::State>) -> bool + Sync),
         limit: usize,
     ) -> Result<usize, StoreError<R::State>> {
         place(self.pool()).await?;
@@ -284,7 +309,7 @@ impl<R: PgRecord, Id: PgKey> Outbox<R> for PgStore<R, Id> {
             .collect::<Result<_, _>>()?;
         let wanted: Vec<i64> = events
             .iter()
-            .filter(|event| wanted(event))
+            .filter(|event| wanted(&event.entry))
             .map(|event| db(event.position))
             .collect();
         sqlx::query(
@@ -364,50 +389,36 @@ impl<R: PgRecord, Id: PgKey> Outbox<R> for PgStore<R, Id> {
 
     async fn settle(
         &self,
-        delivery: &Delivery<R::State>,
-        settled: Settled,
+        settled: Vec<(Delivery<R::State>, Settled)>,
     ) -> Result<(), StoreError<R::State>> {
-        let position = db(delivery.event.position);
-        let query = match settled {
-            Settled::Done => {
-                sqlx::query("DELETE FROM conflict_deliveries WHERE handler = $1 AND position = $2")
-            }
-            Settled::Retry { at, error } => {
-                let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
-                return sqlx::query(
-                    "UPDATE conflict_deliveries SET due_at = now() + $3 * interval '1 microsecond', error = $4
-                      WHERE handler = $1 AND position = $2",
-                )
-                .bind(&delivery.handler)
-                .bind(position)
-                .bind(micros(wait))
-                .bind(error)
-                .execute(self.pool())
-                .await
-                .map(drop)
-                .map_err(backend);
-            }
-            Settled::Dead { error } => {
-                return sqlx::query(
-                    "UPDATE conflict_deliveries SET dead_at = now(), error = $3
-                      WHERE handler = $1 AND position = $2",
-                )
-                .bind(&delivery.handler)
-                .bind(position)
-                .bind(error)
-                .execute(self.pool())
-                .await
-                .map(drop)
-                .map_err(backend);
-            }
-            Settled::Released => sqlx::query(
-                "UPDATE conflict_deliveries SET due_at = now(), attempts = greatest(attempts - 1, 0)
-                  WHERE handler = $1 AND position = $2",
-            ),
-        };
-        query
-            .bind(&delivery.handler)
-            .bind(position)
+        let mut handlers = Vec::with_capacity(settled.len());
+        let mut positions = Vec::with_capacity(settled.len());
+        let mut outcomes = Vec::with_capacity(settled.len());
+        let mut waits = Vec::with_capacity(settled.len());
+        let mut errors: Vec<Option<String>> = Vec::with_capacity(settled.len());
+        for (delivery, settled) in settled {
+            handlers.push(delivery.handler);
+            positions.push(db(delivery.event.position));
+            let (outcome, wait, error) = match settled {
+                Settled::Done => ("done", 0, None),
+                Settled::Retry { at, error } => (
+                    "retry",
+                    micros(at.duration_since(SystemTime::now()).unwrap_or_default()),
+                    Some(error),
+                ),
+                Settled::Dead { error } => ("dead", 0, Some(error)),
+                Settled::Released => ("released", 0, None),
+            };
+            outcomes.push(outcome);
+            waits.push(wait);
+            errors.push(error);
+        }
+        sqlx::query(SETTLE)
+            .bind(&handlers)
+            .bind(&positions)
+            .bind(&outcomes)
+            .bind(&waits)
+            .bind(&errors)
             .execute(self.pool())
             .await?;
         Ok(())

@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::StoreError;
 use super::sql::backend;
 use super::sqlite::{SqliteKey, SqliteRecord, SqliteStore, history_entry};
+use super::{Entry, StoreError};
 use crate::moves::{Dead, Delivery, Event, Outbox, Settled, Wake, Wakeups};
 
 const EVENTS: &str = "
@@ -172,7 +172,7 @@ impl<R: SqliteRecord, Id: SqliteKey> Outbox<R> for SqliteStore<R, Id> {
     async fn follow(
         &self,
         handler: &str,
-        wanted: &(dyn Fn(&Event<R::State>) -> bool + Sync),
+        wanted: &(dyn Fn(&Entry<R::State>) -> bool + Sync),
         limit: usize,
     ) -> Result<usize, StoreError<R::State>> {
         let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
@@ -204,7 +204,7 @@ impl<R: SqliteRecord, Id: SqliteKey> Outbox<R> for SqliteStore<R, Id> {
             .filter_map(|row| event(self.kind(), row).transpose())
             .collect::<Result<_, _>>()?;
         let now = micros(SystemTime::now());
-        for event in events.iter().filter(|event| wanted(event)) {
+        for event in events.iter().filter(|event| wanted(&event.entry)) {
             sqlx::query(
                 "INSERT INTO conflict_deliveries (handler, kind, position, due_micros)
                  VALUES (?1, ?4, ?2, ?3) ON CONFLICT DO NOTHING",
@@ -288,41 +288,46 @@ impl<R: SqliteRecord, Id: SqliteKey> Outbox<R> for SqliteStore<R, Id> {
 
     async fn settle(
         &self,
-        delivery: &Delivery<R::State>,
-        settled: Settled,
+        settled: Vec<(Delivery<R::State>, Settled)>,
     ) -> Result<(), StoreError<R::State>> {
-        let key = (delivery.handler.as_str(), db(delivery.event.position));
-        let query = match settled {
-            Settled::Done => {
-                sqlx::query("DELETE FROM conflict_deliveries WHERE handler = ?1 AND position = ?2")
-                    .bind(key.0)
-                    .bind(key.1)
-            }
-            Settled::Retry { at, error } => sqlx::query(
-                "UPDATE conflict_deliveries SET due_micros = ?3, error = ?4
-                  WHERE handler = ?1 AND position = ?2",
-            )
-            .bind(key.0)
-            .bind(key.1)
-            .bind(micros(at))
-            .bind(error),
-            Settled::Dead { error } => sqlx::query(
-                "UPDATE conflict_deliveries SET dead_micros = ?3, error = ?4
-                  WHERE handler = ?1 AND position = ?2",
-            )
-            .bind(key.0)
-            .bind(key.1)
-            .bind(micros(SystemTime::now()))
-            .bind(error),
-            Settled::Released => sqlx::query(
-                "UPDATE conflict_deliveries SET due_micros = ?3, attempts = max(attempts - 1, 0)
-                  WHERE handler = ?1 AND position = ?2",
-            )
-            .bind(key.0)
-            .bind(key.1)
-            .bind(micros(SystemTime::now())),
-        };
-        query.execute(self.pool()).await?;
+        // One transaction: one commit for the whole pass.
+        let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let now = micros(SystemTime::now());
+        for (delivery, settled) in settled {
+            let key = (delivery.handler.as_str(), db(delivery.event.position));
+            let query = match settled {
+                Settled::Done => sqlx::query(
+                    "DELETE FROM conflict_deliveries WHERE handler = ?1 AND position = ?2",
+                )
+                .bind(key.0)
+                .bind(key.1),
+                Settled::Retry { at, error } => sqlx::query(
+                    "UPDATE conflict_deliveries SET due_micros = ?3, error = ?4
+                      WHERE handler = ?1 AND position = ?2",
+                )
+                .bind(key.0)
+                .bind(key.1)
+                .bind(micros(at))
+                .bind(error),
+                Settled::Dead { error } => sqlx::query(
+                    "UPDATE conflict_deliveries SET dead_micros = ?3, error = ?4
+                      WHERE handler = ?1 AND position = ?2",
+                )
+                .bind(key.0)
+                .bind(key.1)
+                .bind(now)
+                .bind(error),
+                Settled::Released => sqlx::query(
+                    "UPDATE conflict_deliveries SET due_micros = ?3, attempts = max(attempts - 1, 0)
+                      WHERE handler = ?1 AND position = ?2",
+                )
+                .bind(key.0)
+                .bind(key.1)
+                .bind(now),
+            };
+            query.execute(&mut *transaction).await?;
+        }
+        transaction.commit().await?;
         Ok(())
     }
 

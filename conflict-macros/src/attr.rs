@@ -116,13 +116,28 @@ pub(crate) struct Move {
     pub(crate) guard: Option<syn::Path>,
 }
 
-/// `#[state(initial, terminal, allow_unreachable, on(pay -> Paid), to(Shipped))]`
+/// `after(30min, expire -> Cancelled)`, or `after(30min, expire)` for a
+/// move declared in `on(...)`: the move made by itself once the resource
+/// has been in the state that long.
+pub(crate) struct Deadline {
+    /// `after`, where errors about the deadline as a whole point.
+    pub(crate) span: Span,
+    /// In whole seconds; `None` when it did not read (already reported).
+    pub(crate) seconds: Option<u64>,
+    pub(crate) action: syn::Ident,
+    /// Whether `after(...)` declares the move itself (`-> Target`).
+    pub(crate) declares: bool,
+}
+
+/// `#[state(initial, terminal, allow_unreachable, on(pay -> Paid), to(Shipped),
+/// after(30min, expire -> Cancelled))]`
 #[derive(Default)]
 pub(crate) struct Variant {
     pub(crate) initial: Option<Span>,
     pub(crate) terminal: Option<Span>,
     pub(crate) allow_unreachable: Option<Span>,
     pub(crate) moves: Vec<Move>,
+    pub(crate) deadline: Option<Deadline>,
     /// From `#[serde(rename = "...")]`.
     pub(crate) rename: Option<String>,
     /// A `#[state(...)]` failed to parse, so moves or flags may be missing:
@@ -136,6 +151,7 @@ impl Variant {
         let mut terminal = Once::<()>::new(VARIANT, "terminal");
         let mut allow_unreachable = Once::<()>::new(VARIANT, "allow_unreachable");
         let mut moves = Vec::new();
+        let mut deadline: Option<Deadline> = None;
         let mut incomplete = false;
         for attr in attrs.iter().filter(|a| a.path().is_ident(VARIANT)) {
             let parsed = attr.parse_nested_meta(|meta| {
@@ -151,6 +167,24 @@ impl Variant {
                     parenthesized!(content in meta.input);
                     let named = content.parse_terminated(parse_named_move, Token![,])?;
                     moves.extend(named);
+                } else if meta.path.is_ident("after") {
+                    let content;
+                    parenthesized!(content in meta.input);
+                    let (parsed, declared) = parse_deadline(span, &content, errors)?;
+                    if let Some(first) = &deadline {
+                        let mut error = syn::Error::new(
+                            span,
+                            with_page(
+                                "a state has at most one deadline; remove this `after(...)`, or move it to the state it belongs to",
+                                "two_deadlines",
+                            ),
+                        );
+                        error.combine(syn::Error::new(first.span, "the first deadline of this state"));
+                        errors.push(error);
+                    } else {
+                        moves.extend(declared);
+                        deadline = Some(parsed);
+                    }
                 } else if meta.path.is_ident("to") {
                     let content;
                     parenthesized!(content in meta.input);
@@ -163,7 +197,7 @@ impl Variant {
                 } else {
                     return Err(meta.error(with_page(
                         format!(
-                            "unknown key in #[{VARIANT}(...)]; expected `initial`, `terminal`, `on(action -> State, ...)`, `to(State, ...)` or `allow_unreachable`"
+                            "unknown key in #[{VARIANT}(...)]; expected `initial`, `terminal`, `on(action -> State, ...)`, `to(State, ...)`, `after(30min, action -> State)` or `allow_unreachable`"
                         ),
                         "unknown_key",
                     )));
@@ -175,11 +209,20 @@ impl Variant {
                 incomplete = true;
             }
         }
+        let terminal = terminal.get().map(|(span, ())| span);
+        if terminal.is_some()
+            && let Some(declared) = deadline.as_ref().filter(|deadline| deadline.declares)
+        {
+            // Reported as a deadline on a terminal state, not again as a move.
+            let action = &declared.action;
+            moves.retain(|m| m.action.as_ref() != Some(action));
+        }
         Variant {
             initial: initial.get().map(|(span, ())| span),
-            terminal: terminal.get().map(|(span, ())| span),
+            terminal,
             allow_unreachable: allow_unreachable.get().map(|(span, ())| span),
             moves,
+            deadline,
             rename: serde_rename(attrs, errors),
             incomplete,
         }
@@ -223,6 +266,140 @@ fn parse_named_move(input: syn::parse::ParseStream<'_>) -> syn::Result<Move> {
         target,
         guard,
     })
+}
+
+/// The inside of `after(...)`: a duration, then `action -> Target` (the move
+/// declared here) or `action` (a move of `on(...)`). A duration that does
+/// not read is reported and the rest still parsed, so that the move exists.
+fn parse_deadline(
+    after: Span,
+    input: syn::parse::ParseStream<'_>,
+    errors: &mut Errors,
+) -> syn::Result<(Deadline, Option<Move>)> {
+    let seconds = parse_duration(input, errors)?;
+    if !input.peek(Token![,]) {
+        return Err(input.error(with_page(
+            "expected `,` and the move after the duration: `after(30min, expire -> Cancelled)`",
+            "deadline_syntax",
+        )));
+    }
+    input.parse::<Token![,]>()?;
+    let action: syn::Ident = input.parse()?;
+    let declared = if input.peek(Token![->]) {
+        input.parse::<Token![->]>()?;
+        let target: syn::Ident = input.parse()?;
+        Some(Move {
+            action: Some(action.clone()),
+            target,
+            guard: None,
+        })
+    } else {
+        None
+    };
+    if !input.is_empty() {
+        return Err(input.error(with_page(
+            "a deadline is one duration and one move: `after(30min, expire -> Cancelled)`; guard it at runtime with `Rules::guard`",
+            "deadline_syntax",
+        )));
+    }
+    let deadline = Deadline {
+        span: after,
+        seconds,
+        action,
+        declares: declared.is_some(),
+    };
+    Ok((deadline, declared))
+}
+
+/// The units a deadline is written in, as seconds.
+const UNITS: &[(&str, u64)] = &[
+    ("s", 1),
+    ("sec", 1),
+    ("secs", 1),
+    ("second", 1),
+    ("seconds", 1),
+    ("min", 60),
+    ("mins", 60),
+    ("minute", 60),
+    ("minutes", 60),
+    ("h", 3600),
+    ("hour", 3600),
+    ("hours", 3600),
+    ("d", 86_400),
+    ("day", 86_400),
+    ("days", 86_400),
+];
+
+/// `30min`, `30 min`, `2h`, `7 days`: a whole number and a unit. Anything
+/// else is reported (and `None`); zero and overflow too.
+fn parse_duration(
+    input: syn::parse::ParseStream<'_>,
+    errors: &mut Errors,
+) -> syn::Result<Option<u64>> {
+    let units = "s, min, h or d (30min, 2h, 7d)";
+    let Ok(number) = input.parse::<syn::LitInt>() else {
+        let span = input.span();
+        // Skip to the `,` so that the move still parses.
+        while !input.is_empty() && !input.peek(Token![,]) {
+            input.parse::<TokenTree>()?;
+        }
+        errors.push(syn::Error::new(
+            span,
+            with_page(
+                format!("a deadline starts with how long: a whole number and a unit of {units}"),
+                "deadline_duration",
+            ),
+        ));
+        return Ok(None);
+    };
+    // The unit is the literal's suffix (`30min`) or the next word (`30 min`).
+    let (unit, unit_span) = if number.suffix().is_empty() {
+        match input.parse::<syn::Ident>() {
+            Ok(unit) => (unit.to_string(), unit.span()),
+            Err(_) => (String::new(), number.span()),
+        }
+    } else {
+        (number.suffix().to_owned(), number.span())
+    };
+    let Some((_, per)) = UNITS.iter().find(|(name, _)| *name == unit) else {
+        let message = if unit.is_empty() {
+            format!("`{number}` has no unit; write a whole number and a unit of {units}")
+        } else {
+            format!("unknown unit `{unit}`; write a whole number and a unit of {units}")
+        };
+        errors.push(syn::Error::new(
+            unit_span,
+            with_page(message, "deadline_duration"),
+        ));
+        return Ok(None);
+    };
+    let seconds = number
+        .base10_parse::<u64>()
+        .ok()
+        .and_then(|count| count.checked_mul(*per));
+    match seconds {
+        Some(0) => {
+            errors.spanned(
+                &number,
+                with_page(
+                    "a deadline of zero would fire as the state is entered; make the move itself instead, or give a duration above zero",
+                    "deadline_duration",
+                ),
+            );
+            Ok(None)
+        }
+        Some(seconds) => Ok(Some(seconds)),
+        None => {
+            errors.spanned(
+                &number,
+                with_page(
+                    "this deadline does not fit in 64 bits of seconds",
+                    "deadline_duration",
+                ),
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// A target of `to(...)`: a bare move has no action, so it cannot be guarded

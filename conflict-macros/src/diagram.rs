@@ -2,7 +2,10 @@
 
 use std::fmt::Write as _;
 
-use crate::ast::{Action, Machine, find_action};
+use syn::ext::IdentExt as _;
+
+use crate::ast::{Action, Machine, State, find_action};
+use crate::attr::Move;
 use crate::expand::guard_text;
 
 impl Machine<'_> {
@@ -25,7 +28,7 @@ impl Machine<'_> {
             for m in &state.attrs.moves {
                 match m.action.as_ref().and_then(|a| find_action(actions, a)) {
                     Some(action) => {
-                        let label = mermaid_text(&guarded(&action.wire, m.guard.as_ref()));
+                        let label = mermaid_text(&label(state, m, &action.wire));
                         let _ = writeln!(out, "    {} --> {}: {label}", state.ident, m.target);
                     }
                     None => {
@@ -63,10 +66,7 @@ impl Machine<'_> {
                     continue;
                 };
                 let label = match m.action.as_ref().and_then(|a| find_action(actions, a)) {
-                    Some(action) => format!(
-                        " [label={}]",
-                        dot_id(&guarded(&action.wire, m.guard.as_ref()))
-                    ),
+                    Some(action) => format!(" [label={}]", dot_id(&label(state, m, &action.wire))),
                     None => String::new(),
                 };
                 let _ = writeln!(
@@ -82,11 +82,32 @@ impl Machine<'_> {
     }
 }
 
-/// An edge label: the action, and its guard in UML's brackets.
-fn guarded(action: &str, guard: Option<&syn::Path>) -> String {
-    match guard {
+/// An edge label: the action, its guard in UML's brackets, and `after 30m`
+/// when the state's deadline makes it.
+fn label(state: &State<'_>, m: &Move, action: &str) -> String {
+    let mut label = match &m.guard {
         Some(guard) => format!("{action} [{}]", guard_text(guard)),
         None => action.to_owned(),
+    };
+    if let Some(deadline) = &state.attrs.deadline
+        && let Some(seconds) = deadline.seconds
+        && m.action
+            .as_ref()
+            .is_some_and(|a| a.unraw() == deadline.action.unraw())
+    {
+        let _ = write!(label, " after {}", duration_text(seconds));
+    }
+    label
+}
+
+/// `30m`, `2h`, `7d`, `90s`: the largest unit that divides the duration,
+/// as the runtime's `Deadline` prints it.
+pub(crate) fn duration_text(seconds: u64) -> String {
+    match seconds {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }
 

@@ -299,6 +299,33 @@ impl<'m, 'a> Codegen<'m, 'a> {
         }
     }
 
+    fn deadlines_const(&self) -> TokenStream {
+        let rt = &self.rt;
+        let deadlines: Vec<TokenStream> = self
+            .machine
+            .states
+            .iter()
+            .enumerate()
+            .filter_map(|(i, state)| {
+                let deadline = state.attrs.deadline.as_ref()?;
+                let seconds = deadline.seconds?;
+                let action = self
+                    .actions
+                    .iter()
+                    .position(|known| known.method.unraw() == deadline.action.unraw())?;
+                let from = &self.state_paths[i];
+                let action = &self.action_paths[action];
+                Some(quote!(#rt::deadline::Deadline::new(#from, #action, #seconds)))
+            })
+            .collect();
+        if deadlines.is_empty() {
+            return TokenStream::new();
+        }
+        quote! {
+            const DEADLINES: &'static [#rt::deadline::Deadline<Self>] = &[#(#deadlines),*];
+        }
+    }
+
     fn inherent_impl(&self) -> TokenStream {
         let Codegen {
             rt, action_enum, ..
@@ -375,6 +402,7 @@ impl<'m, 'a> Codegen<'m, 'a> {
         let mermaid = machine.mermaid(&self.actions);
         let dot = machine.dot(&self.actions);
         let guards = self.guards_const();
+        let deadlines = self.deadlines_const();
         quote! {
             #[automatically_derived]
             impl #rt::StateMachine for #ident {
@@ -386,6 +414,7 @@ impl<'m, 'a> Codegen<'m, 'a> {
                 const MERMAID: &'static ::core::primitive::str = #mermaid;
                 const DOT: &'static ::core::primitive::str = #dot;
                 #guards
+                #deadlines
 
                 #[inline]
                 fn index(self) -> ::core::primitive::usize {

@@ -9,7 +9,7 @@ use syn::ext::IdentExt as _;
 use crate::ast::{Machine, starts_with_letter};
 use crate::attr::VARIANT;
 use crate::case::pascal_case;
-use crate::errors::Errors;
+use crate::errors::{Errors, with_page};
 
 /// Method names of the `StateMachine` trait and of the generated inherent
 /// impl. An action method with one of these names would shadow it on method
@@ -19,6 +19,7 @@ pub(crate) const RESERVED_ACTION_NAMES: &[&str] = &[
     "apply",
     "can_apply",
     "can_transition_to",
+    "deadline",
     "from_name",
     "index",
     "is_initial",
@@ -45,6 +46,48 @@ impl Machine<'_> {
             }
         }
         self.check_actions(errors);
+        self.check_deadlines(errors);
+    }
+
+    /// A deadline leaves its state by one of the state's own moves, and a
+    /// terminal state has none to leave by.
+    fn check_deadlines(&self, errors: &mut Errors) {
+        for state in &self.states {
+            let Some(deadline) = &state.attrs.deadline else {
+                continue;
+            };
+            if state.attrs.terminal.is_some() {
+                errors.at(
+                    deadline.span,
+                    with_page(
+                        format!(
+                            "a deadline on `{}` would never fire: it is a terminal state, which nothing leaves; remove `after(...)`, or `terminal`",
+                            state.ident
+                        ),
+                        "deadline_on_terminal",
+                    ),
+                );
+                continue;
+            }
+            let declared = state.attrs.moves.iter().any(|m| {
+                m.action
+                    .as_ref()
+                    .is_some_and(|action| action.unraw() == deadline.action.unraw())
+            });
+            if !declared {
+                errors.spanned(
+                    &deadline.action,
+                    with_page(
+                        format!(
+                            "`{action}` is not a move of `{state}`; a deadline makes one of the state's own moves: declare it here, `after(..., {action} -> State)`, or in `on({action} -> State)`",
+                            action = deadline.action,
+                            state = state.ident
+                        ),
+                        "deadline_action",
+                    ),
+                );
+            }
+        }
     }
 
     // Two variants spelled the same on the wire (`#[serde(rename)]`) could not

@@ -24,6 +24,11 @@
 //! | [`one_wire_name`] | different serde names for serializing and deserializing |
 //! | [`action_enum_name`] | an action enum named like the state enum |
 //! | [`empty_resource`] | an empty `resource` name |
+//! | [`deadline_syntax`] | an `after(...)` that is not a duration and one move |
+//! | [`deadline_duration`] | a deadline's duration that does not read, or is zero |
+//! | [`deadline_on_terminal`] | a deadline on a terminal state |
+//! | [`deadline_action`] | a deadline whose action is not a move of its state |
+//! | [`two_deadlines`] | two deadlines on one state |
 
 /// `#[derive(StateMachine)]` on a struct or union.
 ///
@@ -715,3 +720,174 @@ pub mod action_enum_name {}
 /// }
 /// ```
 pub mod empty_resource {}
+
+/// An `after(...)` that is not a duration and one move.
+///
+/// A deadline is how long, then the move it makes: `after(30min, expire -> Cancelled)`, or `after(30min, expire)` for a move declared in `on(...)`. Guard it at runtime (`Rules::guard`) rather than on the derive.
+///
+/// ```compile_fail
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, on(pay -> Paid), after(30min))]
+///     Pending,
+///     #[state(terminal)]
+///     Paid,
+/// }
+/// ```
+///
+/// Fixed:
+///
+/// ```
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, on(pay -> Paid), after(30min, expire -> Cancelled))]
+///     Pending,
+///     #[state(terminal)]
+///     Paid,
+///     #[state(terminal)]
+///     Cancelled,
+/// }
+/// ```
+pub mod deadline_syntax {}
+
+/// A deadline's duration that does not read, or is zero.
+///
+/// A duration is a whole number and a unit: `s`, `min`, `h` or `d` (`90s`, `30min`, `2h`, `7d`, or with a space, `30 min`). A deadline of zero would fire as the state is entered: make the move itself instead.
+///
+/// ```compile_fail
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, on(pay -> Paid), after(0min, expire -> Cancelled))]
+///     Pending,
+///     #[state(terminal)]
+///     Paid,
+///     #[state(terminal)]
+///     Cancelled,
+/// }
+/// ```
+///
+/// Fixed:
+///
+/// ```
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, on(pay -> Paid), after(30min, expire -> Cancelled))]
+///     Pending,
+///     #[state(terminal)]
+///     Paid,
+///     #[state(terminal)]
+///     Cancelled,
+/// }
+/// ```
+pub mod deadline_duration {}
+
+/// A deadline on a terminal state.
+///
+/// Nothing leaves a terminal state, so its deadline could never fire.
+///
+/// ```compile_fail
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, on(pay -> Paid))]
+///     Pending,
+///     #[state(terminal, after(30d, archive -> Archived))]
+///     Paid,
+///     #[state(terminal)]
+///     Archived,
+/// }
+/// ```
+///
+/// Fixed:
+///
+/// ```
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, on(pay -> Paid))]
+///     Pending,
+///     #[state(after(30d, archive -> Archived))]
+///     Paid,
+///     #[state(terminal)]
+///     Archived,
+/// }
+/// ```
+pub mod deadline_on_terminal {}
+
+/// A deadline whose action is not a move of its state.
+///
+/// `after(30min, expire)` makes a move the state declares in `on(...)`; to declare the move with its deadline, write its target: `after(30min, expire -> Cancelled)`.
+///
+/// ```compile_fail
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, on(pay -> Paid), after(30min, expire))]
+///     Pending,
+///     #[state(terminal)]
+///     Paid,
+/// }
+/// ```
+///
+/// Fixed:
+///
+/// ```
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, on(pay -> Paid), after(30min, expire -> Cancelled))]
+///     Pending,
+///     #[state(terminal)]
+///     Paid,
+///     #[state(terminal)]
+///     Cancelled,
+/// }
+/// ```
+pub mod deadline_action {}
+
+/// Two deadlines on one state.
+///
+/// A state has at most one deadline: the first one due would leave the state, and the second could never fire.
+///
+/// ```compile_fail
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, on(pay -> Paid), after(30min, expire -> Cancelled), after(1h, drop -> Cancelled))]
+///     Pending,
+///     #[state(terminal)]
+///     Paid,
+///     #[state(terminal)]
+///     Cancelled,
+/// }
+/// ```
+///
+/// Fixed:
+///
+/// ```
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum OrderStatus {
+///     #[state(initial, on(pay -> Paid), after(30min, expire -> Cancelled))]
+///     Pending,
+///     #[state(terminal)]
+///     Paid,
+///     #[state(terminal)]
+///     Cancelled,
+/// }
+/// ```
+pub mod two_deadlines {}

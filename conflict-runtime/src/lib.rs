@@ -33,7 +33,8 @@
 //!
 //! # Layers
 //!
-//! [`machine`](StateMachine), [`guard`] and [`diagram`] are the core: no I/O.
+//! [`machine`](StateMachine), [`guard`], [`deadline`] and [`diagram`] are the
+//! core: no I/O.
 //! [`moves`] is the engine: one call performs a move for any caller.
 //! [`store`] keeps resources: in memory, in your Postgres or SQLite tables,
 //! each with an outbox of its committed moves. `relay` (feature `nats`)
@@ -54,6 +55,7 @@
 //! | `nats` | no | `relay::JetStream`: the outbox published to NATS JetStream |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod deadline;
 #[cfg(feature = "derive")]
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub mod diagnostics;

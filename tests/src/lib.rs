@@ -16,8 +16,8 @@ pub mod rooms {
         #[state(initial, on(open -> Open, lock -> Locked))]
         /// Closed: it opens or locks.
         Closed,
-        #[state(on(close -> Closed))]
-        /// Open: it closes.
+        #[state(on(close -> Closed), after(1h, close))]
+        /// Open: it closes, by itself after an hour.
         Open,
         #[state(on(unlock -> Closed))]
         /// Locked: it unlocks.

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use conflict_runtime::moves::{Dispatcher, Event, Outbox, Retry, Wake};
-use conflict_runtime::store::{Change, Create, Expected, MemoryStore, Move, Note, Store};
+use conflict_runtime::store::{Change, Create, Expected, Move, Note, Store};
 use support::{Backend, Door, DoorAction, Room, room};
 
 /// The store of `backend`, as the one type the tests take.
@@ -431,46 +431,7 @@ async fn trimming_forgets_old_events_for_readers_not_for_deliveries<St: Rooms>(s
     );
 }
 
-macro_rules! outbox_tests {
-    ($($test:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let store = super::MemoryStore::<super::Room, i64>::new();
-                    super::$test(store.clone(), store).await;
-                }
-            )*
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let Some(backend) = super::Backend::postgres().await else {
-                        return;
-                    };
-                    // Two instances: two pools on one database.
-                    super::$test(backend.pg_rooms().await, backend.pg_rooms().await).await;
-                    backend.finish().await;
-                }
-            )*
-        }
-
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let backend = super::Backend::sqlite().await;
-                    super::$test(backend.sqlite_rooms().await, backend.sqlite_rooms().await).await;
-                    backend.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-outbox_tests!(
+on_every_store!(
     every_committed_move_is_one_event_and_nothing_else_is,
     failing_handlers_are_retried_parked_dead_and_revived,
     two_dispatchers_handle_every_event_once_and_never_at_once,

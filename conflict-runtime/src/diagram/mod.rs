@@ -5,7 +5,9 @@
 mod svg;
 
 use core::fmt::Write as _;
+use core::time::Duration;
 
+use crate::deadline::{Deadline, duration_text};
 use crate::machine::{Action, StateMachine};
 
 pub use self::svg::svg;
@@ -21,6 +23,8 @@ pub struct Edge {
     pub action: Option<&'static str>,
     /// The guard declared on the move in the derive, if any.
     pub guard: Option<&'static str>,
+    /// When the move is the state's deadline: how long after entering it.
+    pub after: Option<Duration>,
 }
 
 /// Every move of `S`, by state in declaration order: named moves first, then
@@ -40,11 +44,16 @@ pub fn edges<S: StateMachine>() -> Vec<Edge> {
                     .iter()
                     .find(|g| g.from() == from && g.action() == action)
                     .map(crate::guard::DeclaredGuard::name);
+                let after = from
+                    .deadline()
+                    .filter(|deadline| deadline.action() == action)
+                    .map(Deadline::after);
                 edges.push(Edge {
                     from: from.name(),
                     to: to.name(),
                     action: Some(action.name()),
                     guard,
+                    after,
                 });
             }
         }
@@ -54,6 +63,7 @@ pub fn edges<S: StateMachine>() -> Vec<Edge> {
                 to: to.name(),
                 action: None,
                 guard: None,
+                after: None,
             });
         }
     }
@@ -103,6 +113,9 @@ pub fn text<S: StateMachine>() -> String {
             if let Some(guard) = edge.guard {
                 let _ = write!(out, "  if {guard}");
             }
+            if let Some(after) = edge.after {
+                let _ = write!(out, "  after {}", duration_text(after));
+            }
             out.push('\n');
         }
     }
@@ -146,6 +159,10 @@ pub struct EdgeDescription {
     /// The guard declared on it in the derive; absent when unguarded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guard: Option<&'static str>,
+    /// When it is its state's deadline: the seconds after entering the
+    /// state that it is made by itself; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_seconds: Option<u64>,
 }
 
 /// The machine as data: states, actions and moves.
@@ -169,6 +186,7 @@ pub fn describe<S: StateMachine>() -> Description {
                 to: e.to,
                 action: e.action,
                 guard: e.guard,
+                after_seconds: e.after.map(|after| after.as_secs()),
             })
             .collect(),
     }

@@ -90,13 +90,19 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A move's label: its action, and a guard in UML's brackets.
+/// A move's label: its action, a guard in UML's brackets, and `after 30m`
+/// for a state's deadline.
 fn label(edge: &Edge) -> Option<String> {
     let action = edge.action?;
-    Some(match edge.guard {
+    let mut label = match edge.guard {
         Some(guard) => format!("{action} [{guard}]"),
         None => action.to_owned(),
-    })
+    };
+    if let Some(after) = edge.after {
+        label.push_str(" after ");
+        label.push_str(&crate::deadline::duration_text(after));
+    }
+    Some(label)
 }
 
 /// Where every state goes: boxes in columns, each column centred.

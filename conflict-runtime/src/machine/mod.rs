@@ -7,6 +7,7 @@ use core::fmt::Debug;
 use core::hash::Hash;
 
 pub use self::error::{NameKind, TransitionError, UnknownName};
+use crate::deadline::Deadline;
 use crate::guard::DeclaredGuard;
 
 /// The states of a resource and the legal moves between them.
@@ -37,9 +38,20 @@ pub trait StateMachine: Copy + Eq + Debug + Send + Sync + 'static {
     /// The guards declared on the derive (`on(pay -> Paid if credit_limit)`),
     /// in declaration order.
     const GUARDS: &'static [DeclaredGuard<Self>] = &[];
+    /// The deadlines declared on the derive (`after(30min, expire ->
+    /// Cancelled)`), at most one per state, in declaration order.
+    const DEADLINES: &'static [Deadline<Self>] = &[];
 
     /// Position in [`STATES`](Self::STATES).
     fn index(self) -> usize;
+
+    /// The deadline declared on this state, if any.
+    #[must_use]
+    fn deadline(self) -> Option<&'static Deadline<Self>> {
+        Self::DEADLINES
+            .iter()
+            .find(|deadline| deadline.state() == self)
+    }
 
     /// The state's wire name, exactly as serde spells it.
     #[must_use]

@@ -400,7 +400,8 @@ async fn run<S: StateMachine>(run: &Run<S>, event: Event<S>) -> Result<(), HookE
 /// How often a dispatcher with a retention trims the outbox.
 const TRIM_EVERY: Duration = Duration::from_mins(1);
 
-/// A dispatcher running as a task: [`shutdown`](Running::shutdown) stops it.
+/// A dispatcher or a scheduler running as a task:
+/// [`shutdown`](Running::shutdown) stops it.
 #[must_use = "a running dispatcher stops when shut down; drop it to let it run detached"]
 pub struct Running {
     stop: watch::Sender<bool>,
@@ -408,6 +409,10 @@ pub struct Running {
 }
 
 impl Running {
+    pub(super) fn new(stop: watch::Sender<bool>, task: tokio::task::JoinHandle<()>) -> Self {
+        Running { stop, task }
+    }
+
     /// Stops taking deliveries, finishes the one running, lets the others
     /// it holds go (due again at once, for another dispatcher or the next
     /// start), and waits for the task to end.

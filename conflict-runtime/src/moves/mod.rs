@@ -59,6 +59,7 @@
 //! # }).unwrap();
 //! ```
 
+mod deadlines;
 mod dispatch;
 mod engine;
 mod error;
@@ -68,6 +69,9 @@ mod outbox;
 mod rules;
 pub(crate) mod store;
 
+pub use self::deadlines::{
+    Claimed, Clock, Deadlines, Due, DueSettled, ManualClock, Pending, Scheduler, SystemClock,
+};
 pub(crate) use self::dispatch::Commits;
 #[cfg(feature = "postgres")]
 pub(crate) use self::dispatch::Waiter;

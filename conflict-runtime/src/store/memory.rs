@@ -6,12 +6,16 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
+use super::memory_deadlines::Book;
 use super::memory_log::{CAPACITY, Log};
 use super::{
     Change, ChangeParts, Create, Entry, Inserted, Keyed, List, Page, Resource, Store, StoreError,
     Versioned,
 };
-use crate::moves::{Commits, Dead, Delivery, Event, Outbox, Settled, Wake, Wakeups};
+use crate::moves::{
+    Commits, Dead, Deadlines, Delivery, Due, DueSettled, Event, Outbox, Pending, Settled, Wake,
+    Wakeups,
+};
 
 /// The embedded store: resources in a map behind one lock, for a single
 /// process. A move holds the write lock from the check to the commit, and
@@ -32,6 +36,7 @@ pub struct MemoryStore<R: Resource, Id = u64> {
 struct Inner<R: Resource, Id> {
     resources: HashMap<Id, Slot<R, Id>>,
     last_id: u64,
+    deadlines: Book<R::State, Id>,
 }
 
 struct Slot<R: Resource, Id> {
@@ -58,13 +63,13 @@ impl<R: Resource, Id> Clone for MemoryStore<R, Id> {
     }
 }
 
-impl<R: Resource, Id: Clone> Default for MemoryStore<R, Id> {
+impl<R: Resource, Id: Clone + Eq + Hash> Default for MemoryStore<R, Id> {
     fn default() -> Self {
         MemoryStore::with_event_capacity(CAPACITY)
     }
 }
 
-impl<R: Resource, Id: Clone> MemoryStore<R, Id> {
+impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
     /// An empty store that keeps at most `capacity` events.
     #[must_use]
     pub fn with_event_capacity(capacity: usize) -> Self {
@@ -72,6 +77,7 @@ impl<R: Resource, Id: Clone> MemoryStore<R, Id> {
             inner: Arc::new(RwLock::new(Inner {
                 resources: HashMap::new(),
                 last_id: 0,
+                deadlines: Book::new(),
             })),
             log: Arc::new(Mutex::new(Log::new(capacity.max(1)))),
             committed: Commits::default(),
@@ -117,7 +123,13 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
     }
 
     fn insert_now(&self, id: Id, value: R) -> Result<Inserted<Id, R>, StoreError<R::State>> {
-        match self.write().resources.entry(id.clone()) {
+        let mut inner = self.write();
+        let Inner {
+            resources,
+            deadlines,
+            ..
+        } = &mut *inner;
+        match resources.entry(id.clone()) {
             Occupied(existing) if existing.get().current.value == value => {
                 Ok(Inserted::Existing(existing.get().current.clone()))
             }
@@ -125,11 +137,14 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
                 version: existing.get().current.version,
                 state: existing.get().current.value.state(),
             }),
-            Vacant(slot) => Ok(Inserted::Created(
-                slot.insert(Slot::new(Versioned::new(id, 1, value)))
-                    .current
-                    .clone(),
-            )),
+            Vacant(slot) => {
+                deadlines.entered(&id, value.state(), 1, SystemTime::now());
+                Ok(Inserted::Created(
+                    slot.insert(Slot::new(Versioned::new(id, 1, value)))
+                        .current
+                        .clone(),
+                ))
+            }
         }
     }
 
@@ -140,7 +155,12 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
         let change = change.into_parts();
         let mut inner = self.write();
-        let slot = inner.resources.get_mut(id).ok_or(StoreError::NotFound)?;
+        let Inner {
+            resources,
+            deadlines,
+            ..
+        } = &mut *inner;
+        let slot = resources.get_mut(id).ok_or(StoreError::NotFound)?;
         let current = &mut slot.current;
         let from = current.value.state();
         let Some(to) = change.decide(current.version, from)? else {
@@ -166,6 +186,7 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
             note,
         };
         let moved = current.clone();
+        deadlines.entered(id, to, moved.version, entry.at);
         self.log().push(id, &entry);
         slot.history.push(entry);
         drop(inner);
@@ -217,6 +238,9 @@ impl<R: Resource, Id: SequentialId + Clone + Eq + Hash> MemoryStore<R, Id> {
             .next_free_id()
             .expect("the id type has room for more resources");
         let created = Versioned::new(id.clone(), 1, make(&id));
+        inner
+            .deadlines
+            .entered(&id, created.value.state(), 1, SystemTime::now());
         inner.resources.insert(id, Slot::new(created.clone()));
         created
     }
@@ -277,6 +301,9 @@ where
         let mut value = value;
         value.set_id(&id);
         let created = Versioned::new(id.clone(), 1, value);
+        inner
+            .deadlines
+            .entered(&id, created.value.state(), 1, SystemTime::now());
         inner.resources.insert(id, Slot::new(created.clone()));
         Ok(created)
     }
@@ -386,6 +413,42 @@ where
 
     async fn revive(&self, handler: &str, position: u64) -> Result<bool, StoreError<R::State>> {
         Ok(self.log().revive(handler, position))
+    }
+}
+
+impl<R, Id> Deadlines<R> for MemoryStore<R, Id>
+where
+    R: Resource,
+    Id: Clone + Eq + Hash + Send + Sync + 'static,
+{
+    async fn pending(&self, id: &Id) -> Result<Option<Pending<R::State>>, StoreError<R::State>> {
+        let inner = self.read();
+        if !inner.resources.contains_key(id) {
+            return Err(StoreError::NotFound);
+        }
+        Ok(inner.deadlines.pending(id))
+    }
+
+    async fn claim_due(
+        &self,
+        now: SystemTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Due<R::State, Id>>, StoreError<R::State>> {
+        Ok(self.write().deadlines.claim(now, limit, lease))
+    }
+
+    async fn settle_due(
+        &self,
+        due: &Due<R::State, Id>,
+        settled: DueSettled,
+    ) -> Result<(), StoreError<R::State>> {
+        self.write().deadlines.settle(due, settled);
+        Ok(())
+    }
+
+    async fn next_due(&self) -> Result<Option<SystemTime>, StoreError<R::State>> {
+        Ok(self.read().deadlines.next_due())
     }
 }
 

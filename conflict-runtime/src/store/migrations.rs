@@ -47,6 +47,11 @@ pub(crate) fn postgres() -> Migrator {
             "outbox",
             include_str!("../../migrations/postgres/20261130000003_outbox.sql"),
         ),
+        (
+            20_261_130_000_004,
+            "deadlines",
+            include_str!("../../migrations/postgres/20261130000004_deadlines.sql"),
+        ),
     ])
 }
 
@@ -62,6 +67,11 @@ pub(crate) fn sqlite() -> Migrator {
             20_261_130_000_002,
             "outbox",
             include_str!("../../migrations/sqlite/20261130000002_outbox.sql"),
+        ),
+        (
+            20_261_130_000_003,
+            "deadlines",
+            include_str!("../../migrations/sqlite/20261130000003_deadlines.sql"),
         ),
     ])
 }

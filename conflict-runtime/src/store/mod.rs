@@ -4,6 +4,7 @@
 //! HTTP layer maps them to statuses.
 
 mod memory;
+mod memory_deadlines;
 mod memory_log;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod migrations;
@@ -11,12 +12,16 @@ mod migrations;
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 #[cfg(feature = "postgres")]
+mod postgres_deadlines;
+#[cfg(feature = "postgres")]
 mod postgres_outbox;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_deadlines;
 #[cfg(feature = "sqlite")]
 mod sqlite_outbox;
 

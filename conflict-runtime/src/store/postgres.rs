@@ -14,7 +14,8 @@ use sqlx::{AssertSqlSafe, Decode, Encode, FromRow, Postgres, Row, Type};
 use tokio::sync::Mutex;
 
 use super::sql::{
-    MissingColumn, Table, backend, quoted, storable, storable_text, version, written,
+    MissingColumn, Table, backend, declared_deadlines, literal, quoted, storable, storable_text,
+    version, written,
 };
 use super::{
     Applied, Change, ChangeParts, Create, Entry, Expected, Inserted, List, Move, Note, Page,
@@ -162,14 +163,18 @@ struct Shape {
 }
 
 /// The names in the statements, quoted: the table, its id, state and
-/// version columns, and the state column's type.
+/// version columns, the state column's type; the kind as a literal, and the
+/// machine's deadlines (`VALUES` rows, and their states) if it has any.
 #[derive(Debug)]
-struct Names {
-    table: String,
-    id: String,
+pub(super) struct Names {
+    pub(super) table: String,
+    pub(super) id: String,
     state: String,
     version: String,
     state_type: String,
+    pub(super) id_type: String,
+    pub(super) kind: String,
+    deadlines: Option<(String, String)>,
 }
 
 const HISTORY: &str = "INSERT INTO conflict_history
@@ -182,6 +187,42 @@ impl Names {
         let Names { state, version, .. } = self;
         format!(
             "{alias}.{state}::text AS conflict_state, {alias}.{version}::bigint AS conflict_version"
+        )
+    }
+
+    /// What a commit does to the deadlines of the rows in `rows` (a CTE
+    /// with the table's columns), in the same statement: a row that entered
+    /// a state with a deadline gets it, due that long from now (replacing
+    /// the one of the state it left); any other row loses its deadline.
+    /// Empty for a machine without deadlines.
+    fn deadline_ctes(&self, rows: &str) -> String {
+        let Some((values, states)) = &self.deadlines else {
+            return String::new();
+        };
+        let Names {
+            id,
+            state,
+            version,
+            kind,
+            ..
+        } = self;
+        format!(
+            ", deadline_set AS (
+                INSERT INTO conflict_deadlines AS d (kind, id, version, action, due_at, next_at)
+                SELECT {kind}, r.{id}::text, r.{version}, dl.action,
+                       now() + dl.seconds * interval '1 second',
+                       now() + dl.seconds * interval '1 second'
+                  FROM {rows} r
+                  JOIN (VALUES {values}) AS dl(state, action, seconds) ON dl.state = r.{state}::text
+                ON CONFLICT (kind, id) DO UPDATE
+                   SET version = excluded.version, action = excluded.action,
+                       due_at = excluded.due_at, next_at = excluded.next_at,
+                       attempts = 0, not_made = NULL
+             ), deadline_cleared AS (
+                DELETE FROM conflict_deadlines d USING {rows} r
+                 WHERE d.kind = {kind} AND d.id = r.{id}::text
+                   AND r.{state}::text NOT IN ({states})
+             )"
         )
     }
 
@@ -222,6 +263,7 @@ impl Names {
             state,
             version,
             state_type,
+            ..
         } = self;
         let (edit, edit_source) = match edit {
             Some(edit) => (
@@ -286,23 +328,26 @@ impl Names {
                 SELECT $5, moved.{id}::text, moved.{version}, moved.conflict_from,
                        moved.{state}::text, $6, $7, $8, $9::jsonb
                   FROM moved
-             )
+             ){deadlines}
              SELECT true AS conflict_moved, moved.*, {moved} FROM moved
              UNION ALL
              {refused} NOT EXISTS (SELECT 1 FROM moved)",
             moved = self.returned("moved"),
+            deadlines = self.deadline_ctes("moved"),
         )
     }
 
     /// The same move of many rows (`$1`, each with its expected version or
     /// NULL in `$4`), and their history rows, in one statement.
-    fn apply_each(&self, id_type: &str) -> String {
+    fn apply_each(&self) -> String {
         let Names {
             table,
             id,
             state,
             version,
             state_type,
+            id_type,
+            ..
         } = self;
         format!(
             "WITH moved AS (
@@ -318,7 +363,7 @@ impl Names {
                 SELECT $5, moved.{id}::text, moved.{version}, moved.conflict_from,
                        moved.{state}::text, $6, $7, $8, $9::jsonb
                   FROM moved
-             )
+             ){deadlines}
              SELECT true AS conflict_moved, moved.*, {moved} FROM moved
              UNION ALL
              SELECT false, t.*, NULL, {found} FROM {table} t
@@ -326,6 +371,7 @@ impl Names {
                 AND NOT EXISTS (SELECT 1 FROM moved WHERE moved.{id} = t.{id})",
             moved = self.returned("moved"),
             found = self.returned("t"),
+            deadlines = self.deadline_ctes("moved"),
         )
     }
 
@@ -382,6 +428,7 @@ impl Names {
             state,
             version,
             state_type,
+            ..
         } = self;
         let (mut columns, mut values) = (String::new(), String::new());
         if with_id {
@@ -398,15 +445,23 @@ impl Names {
              SELECT {values}CAST($2 AS {state_type}), 1
                FROM jsonb_populate_record(NULL::{table}, $1::jsonb) AS e"
         );
+        let deadlines = self.deadline_ctes("inserted");
         if !with_id {
             // An id a client chose may be the sequence's next: skipped.
+            if deadlines.is_empty() {
+                return format!(
+                    "{insert} ON CONFLICT ({id}) DO NOTHING RETURNING t.*, {}",
+                    self.returned("t")
+                );
+            }
             return format!(
-                "{insert} ON CONFLICT ({id}) DO NOTHING RETURNING t.*, {}",
-                self.returned("t")
+                "WITH inserted AS ({insert} ON CONFLICT ({id}) DO NOTHING RETURNING t.*){deadlines}
+                 SELECT inserted.*, {} FROM inserted",
+                self.returned("inserted")
             );
         }
         format!(
-            "WITH inserted AS ({insert} ON CONFLICT ({id}) DO NOTHING RETURNING t.*)
+            "WITH inserted AS ({insert} ON CONFLICT ({id}) DO NOTHING RETURNING t.*){deadlines}
              SELECT true AS conflict_created, inserted.*, {} FROM inserted
              UNION ALL
              SELECT false, t.*, {} FROM {table} t
@@ -422,8 +477,9 @@ impl Shape {
         table: &Table,
         kind: String,
         columns: Vec<String>,
-        id_type: &str,
+        id_type: String,
         state_type: String,
+        deadlines: Option<(String, String)>,
     ) -> Self {
         let names = Names {
             table: quoted(&table.name),
@@ -431,6 +487,9 @@ impl Shape {
             state: quoted(&table.state),
             version: quoted(&table.version),
             state_type,
+            id_type,
+            kind: literal(&kind),
+            deadlines,
         };
         let edit = Names::edit(&columns);
         Shape {
@@ -447,7 +506,7 @@ impl Shape {
                     names.apply(shape, Some(&edit)).into(),
                 ]
             }),
-            apply_each: names.apply_each(id_type).into(),
+            apply_each: names.apply_each().into(),
             history: names.history().into(),
             list: [false, true]
                 .map(|after| [false, true].map(|one_state| names.list(after, one_state).into())),
@@ -511,7 +570,14 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         Ok(PgStore {
             commits: super::postgres_outbox::commits(&pool),
             pool,
-            shape: Arc::new(Shape::new(&table, kind, columns, &id_type, state_type)),
+            shape: Arc::new(Shape::new(
+                &table,
+                kind,
+                columns,
+                id_type,
+                state_type,
+                declared_deadlines::<R::State>(),
+            )),
             types: PhantomData,
         })
     }
@@ -520,6 +586,11 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
     #[must_use]
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The quoted names of the table, for the statements of other modules.
+    pub(super) fn names(&self) -> &Names {
+        &self.shape.names
     }
 
     /// The kind the history and the outbox record the resources under.

@@ -1,10 +1,12 @@
 //! What the SQL stores share: the table a resource lives in, the names in
 //! it, and how a row's JSON members become its columns.
 
+use std::time::{Duration, SystemTime};
+
 use serde_json::Value;
 
 use super::StoreError;
-use crate::machine::StateMachine;
+use crate::machine::{Action, StateMachine};
 
 /// Where a resource lives: a table of yours, with its id, state and version
 /// columns. The other columns map to the resource's members of the same
@@ -157,8 +159,66 @@ pub(crate) fn version(raw: i64) -> u64 {
     u64::try_from(raw).unwrap_or(0)
 }
 
+/// A time as microseconds since the Unix epoch, as the stores keep times.
+pub(crate) fn micros_of(at: SystemTime) -> i64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
+        })
+}
+
+/// The time `micros` after the Unix epoch (the epoch for a negative count).
+pub(crate) fn at_micros(micros: i64) -> SystemTime {
+    u64::try_from(micros)
+        .ok()
+        .and_then(|micros| SystemTime::UNIX_EPOCH.checked_add(Duration::from_micros(micros)))
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// Text as an SQL string literal.
+pub(crate) fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The machine's declared deadlines as SQL: `VALUES` rows of (state,
+/// action, seconds), and the list of those states; `None` for a machine
+/// without deadlines, whose statements then do not touch
+/// `conflict_deadlines` at all.
+pub(crate) fn declared_deadlines<S: StateMachine>() -> Option<(String, String)> {
+    if S::DEADLINES.is_empty() {
+        return None;
+    }
+    let rows: Vec<String> = S::DEADLINES
+        .iter()
+        .map(|deadline| {
+            format!(
+                "({}, {}, {})",
+                literal(deadline.state().name()),
+                literal(deadline.action().name()),
+                deadline.after().as_secs()
+            )
+        })
+        .collect();
+    let states: Vec<String> = S::DEADLINES
+        .iter()
+        .map(|deadline| literal(deadline.state().name()))
+        .collect();
+    Some((rows.join(", "), states.join(", ")))
+}
+
 impl<S: StateMachine> From<sqlx::Error> for StoreError<S> {
     fn from(error: sqlx::Error) -> Self {
         backend(error)
     }
+}
+
+/// An action in a deadline row that the machine does not declare (the
+/// machine changed under stored rows).
+#[derive(Debug, thiserror::Error)]
+#[error("a deadline holds the action `{0}`, which the machine does not declare")]
+struct UnknownDeadlineAction(String);
+
+/// The action of a deadline row.
+pub(crate) fn deadline_action<S: StateMachine>(name: String) -> Result<S::Action, StoreError<S>> {
+    <S::Action as Action>::from_name(&name).ok_or_else(|| backend(UnknownDeadlineAction(name)))
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, Decode, Encode, FromRow, Row, Sqlite, Type};
 
-use super::sql::{Table, backend, quoted, storable, storable_text, version, written};
+use super::sql::{Table, backend, micros_of, quoted, storable, storable_text, version, written};
 use super::{
     Applied, Change, ChangeParts, Create, Entry, Inserted, List, Note, Page, Resource, Store,
     StoreError, Versioned,
@@ -253,6 +253,11 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
         &self.pool
     }
 
+    /// The quoted table and id column, for the statements of other modules.
+    pub(super) fn table(&self) -> (&str, &str) {
+        (&self.shape.table, &self.shape.id)
+    }
+
     /// The kind the history and the outbox record the resources under.
     pub(super) fn kind(&self) -> &str {
         &self.shape.kind
@@ -324,11 +329,8 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
         };
         let row = query.fetch_one(&mut *connection).await?;
         let moved = self.read(&row)?;
-        let at = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |since| {
-                i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
-            });
+        let now = SystemTime::now();
+        let at = micros_of(now);
         sqlx::query(HISTORY)
             .bind(&self.shape.kind)
             .bind(id.to_string())
@@ -342,7 +344,79 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
             .bind(note.metadata.as_ref().map(serde_json::Value::to_string))
             .execute(&mut *connection)
             .await?;
+        self.entered(connection, id, to, moved.version(), now)
+            .await?;
         Ok(moved)
+    }
+
+    /// The resource `id` entered `state` at `version`, `now`: its deadline
+    /// is that state's, or none; in the caller's transaction. Nothing to do
+    /// for a machine without deadlines.
+    async fn entered(
+        &self,
+        connection: &mut SqliteConnection,
+        id: &Id,
+        state: R::State,
+        version: u64,
+        now: SystemTime,
+    ) -> Result<(), StoreError<R::State>> {
+        if R::State::DEADLINES.is_empty() {
+            return Ok(());
+        }
+        let Some(deadline) = state.deadline() else {
+            sqlx::query("DELETE FROM conflict_deadlines WHERE kind = ?1 AND id = ?2")
+                .bind(&self.shape.kind)
+                .bind(id.to_string())
+                .execute(&mut *connection)
+                .await?;
+            return Ok(());
+        };
+        sqlx::query(
+            "INSERT INTO conflict_deadlines
+                    (kind, id, resource, version, action, due_micros, next_micros)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (kind, id) DO UPDATE
+                SET version = excluded.version, action = excluded.action,
+                    due_micros = excluded.due_micros, next_micros = excluded.next_micros,
+                    attempts = 0, not_made = NULL",
+        )
+        .bind(&self.shape.kind)
+        .bind(id.to_string())
+        .bind(id)
+        .bind(db_version(version))
+        .bind(deadline.action().name())
+        .bind(micros_of(now + deadline.after()))
+        .execute(&mut *connection)
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts a new resource with `sql` (`insert`'s), with its deadline,
+    /// in one transaction: the row, or `None` when the id was taken.
+    async fn insert_row(
+        &self,
+        sql: String,
+        json: &serde_json::Value,
+        state: R::State,
+        id: Option<&Id>,
+    ) -> Result<Option<Versioned<Id, R>>, StoreError<R::State>> {
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let query = sqlx::query(AssertSqlSafe(sql))
+            .bind(json.to_string())
+            .bind(state.name());
+        let query = match id {
+            Some(id) => query.bind(id),
+            None => query,
+        };
+        let Some(row) = query.fetch_optional(&mut *transaction).await? else {
+            transaction.rollback().await?;
+            return Ok(None);
+        };
+        let created = self.read(&row)?;
+        self.entered(&mut transaction, created.id(), state, 1, SystemTime::now())
+            .await?;
+        transaction.commit().await?;
+        Ok(Some(created))
     }
 }
 
@@ -405,14 +479,11 @@ impl<R: SqliteRecord, Id: SqliteKey> Store<R> for SqliteStore<R, Id> {
         let sql = self
             .shape
             .insert(&written(&json, &self.shape.columns), true);
-        let inserted = sqlx::query(AssertSqlSafe(sql))
-            .bind(json.to_string())
-            .bind(value.state().name())
-            .bind(&id)
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some(row) = inserted {
-            return Ok(Inserted::Created(self.read(&row)?));
+        if let Some(created) = self
+            .insert_row(sql, &json, value.state(), Some(&id))
+            .await?
+        {
+            return Ok(Inserted::Created(created));
         }
         let stored = Store::get(self, &id).await?;
         if *stored.value() == value {
@@ -503,6 +574,11 @@ impl<R: SqliteRecord, Id: SqliteKey> Store<R> for SqliteStore<R, Id> {
     }
 }
 
+/// A create whose `INSERT` returned no row.
+#[derive(Debug, thiserror::Error)]
+#[error("the table kept no row for the new resource")]
+struct NothingInserted;
+
 /// A database error shared by every change of a failed transaction.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -515,12 +591,9 @@ impl<R: SqliteRecord, Id: SqliteKey> Create<R> for SqliteStore<R, Id> {
         let sql = self
             .shape
             .insert(&written(&json, &self.shape.columns), false);
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(json.to_string())
-            .bind(value.state().name())
-            .fetch_one(&self.pool)
-            .await?;
-        self.read(&row)
+        self.insert_row(sql, &json, value.state(), None)
+            .await?
+            .ok_or_else(|| backend(NothingInserted))
     }
 }
 

@@ -270,3 +270,50 @@ macro_rules! on_every_backend {
 
 #[allow(unused_imports, reason = "each test binary uses a part")]
 pub use conflict_tests::rooms::{Door, DoorAction, Room, room, rooms_table};
+
+/// Runs each listed `async fn(St, St)` on two instances of one store of
+/// rooms: one `MemoryStore` twice, two pools on one Postgres schema
+/// (skipped with a notice when no Postgres answers), two pools on one
+/// SQLite file.
+#[macro_export]
+macro_rules! on_every_store {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let store = ::conflict_runtime::store::MemoryStore::<
+                        ::conflict_tests::rooms::Room,
+                        i64,
+                    >::new();
+                    super::$test(store.clone(), store).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let Some(backend) = $crate::support::Backend::postgres().await else {
+                        return;
+                    };
+                    // Two instances: two pools on one database.
+                    super::$test(backend.pg_rooms().await, backend.pg_rooms().await).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let backend = $crate::support::Backend::sqlite().await;
+                    super::$test(backend.sqlite_rooms().await, backend.sqlite_rooms().await).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,277 @@
+//! Deadlines kept by `MemoryStore`, `PgStore` and `SqliteStore` alike, and
+//! made by schedulers: a room's open door closes itself after an hour. A
+//! deadline is set and cleared with the move, made once as an ordinary move
+//! (history, events, guards), cancelled by a move in between, shared by two
+//! schedulers without a double, backed off when a guard blocks it, and made
+//! at start when every scheduler was down.
+
+#[macro_use]
+mod support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use conflict_runtime::guard::Blocker;
+use conflict_runtime::moves::{
+    Clock, Deadlines, Engine, ManualClock, Outbox, Retry, Rules, Scheduler,
+};
+use conflict_runtime::store::{Change, Create, Move, Store};
+use conflict_tests::rooms::{Door, DoorAction, Room, room};
+
+/// The store of a backend, as the one type the tests take.
+trait Rooms:
+    Store<Room, Id = i64> + Create<Room> + Deadlines<Room> + Outbox<Room> + Clone + 'static
+{
+}
+impl<St> Rooms for St where
+    St: Store<Room, Id = i64> + Create<Room> + Deadlines<Room> + Outbox<Room> + Clone + 'static
+{
+}
+
+const HOUR: Duration = Duration::from_hours(1);
+
+async fn open(store: &impl Rooms, id: i64) {
+    store
+        .apply(&id, Change::new(Move::Action(DoorAction::Open)))
+        .await
+        .unwrap();
+}
+
+async fn close(store: &impl Rooms, id: i64) {
+    store
+        .apply(&id, Change::new(Move::Action(DoorAction::Close)))
+        .await
+        .unwrap();
+}
+
+fn scheduler<St: Rooms>(store: &St, clock: &ManualClock) -> Scheduler<Room, St> {
+    Scheduler::new(Engine::new(store.clone(), Rules::new())).clock(clock.clone())
+}
+
+/// The closes in the room's history: (version, actor).
+async fn closes(store: &impl Rooms, id: i64) -> Vec<(u64, Option<String>)> {
+    store
+        .history(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.action == Some(DoorAction::Close))
+        .map(|entry| (entry.version, entry.note.actor))
+        .collect()
+}
+
+async fn entering_a_state_sets_its_deadline_and_leaving_clears_it<St: Rooms>(store: St, _: St) {
+    let id = *store.create(room("hall")).await.unwrap().id();
+    assert_eq!(store.pending(&id).await.unwrap(), None, "closed has none");
+    let before = SystemTime::now();
+    open(&store, id).await;
+    let after = SystemTime::now();
+    let pending = store.pending(&id).await.unwrap().expect("open has one");
+    assert_eq!(pending.action, DoorAction::Close);
+    // Stores keep microseconds: allow for the rounding.
+    let slack = Duration::from_millis(1);
+    assert!(
+        before + HOUR - slack <= pending.at && pending.at <= after + HOUR + slack,
+        "{pending:?}"
+    );
+    assert_eq!(pending.not_made, None);
+    close(&store, id).await;
+    assert_eq!(store.pending(&id).await.unwrap(), None, "cleared");
+    assert!(store.pending(&404).await.is_err(), "no such room");
+}
+
+async fn a_due_deadline_is_made_once_as_an_ordinary_move<St: Rooms>(store: St, _: St) {
+    let id = *store.create(room("hall")).await.unwrap().id();
+    open(&store, id).await;
+    // The clock starts after the opening: due in an hour from about now.
+    let clock = ManualClock::new();
+    let scheduler = scheduler(&store, &clock);
+    let start = store.latest().await.unwrap();
+    assert_eq!(scheduler.run_due().await.unwrap(), 0, "not yet due");
+    clock.advance(Duration::from_secs(3599));
+    assert_eq!(scheduler.run_due().await.unwrap(), 0, "a second early");
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(scheduler.run_due().await.unwrap(), 1);
+    assert_eq!(store.get(&id).await.unwrap().value().door, Door::Closed);
+    assert_eq!(closes(&store, id).await, [(3, Some("deadline".to_owned()))]);
+    assert_eq!(store.pending(&id).await.unwrap(), None);
+    assert_eq!(scheduler.run_due().await.unwrap(), 0, "made once");
+    // An event like any move's, for durable handlers and streams.
+    let events = store.events(start, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].entry.action, Some(DoorAction::Close));
+    assert_eq!(events[0].entry.note.actor.as_deref(), Some("deadline"));
+}
+
+async fn a_move_in_between_cancels_the_deadline<St: Rooms>(store: St, _: St) {
+    let clock = ManualClock::new();
+    let id = *store.create(room("hall")).await.unwrap().id();
+    open(&store, id).await;
+    // A scheduler claims the deadline set at version 2...
+    clock.advance(HOUR + Duration::from_secs(1));
+    let claimed = store
+        .claim_due(clock.now(), 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].id, claimed[0].version), (id, 2));
+    // ...while the door is closed and opened again by hand.
+    close(&store, id).await;
+    open(&store, id).await;
+    // Done with the old claim: the new deadline (version 4) stays.
+    store
+        .settle_due(&claimed[0], conflict_runtime::moves::DueSettled::Done)
+        .await
+        .unwrap();
+    let pending = store.pending(&id).await.unwrap().expect("the new deadline");
+    assert!(
+        pending.at > claimed[0].at,
+        "due an hour after the reopening"
+    );
+    // Making the old deadline's move now is refused: version 2 is gone.
+    let stale = Engine::new(store.clone(), Rules::new())
+        .perform(
+            &conflict_runtime::moves::Anonymous,
+            conflict_runtime::moves::MoveSpec::action(id, DoorAction::Close).expecting(
+                conflict_runtime::store::Expected::OneOf(vec![claimed[0].version]),
+            ),
+        )
+        .await;
+    assert!(stale.is_err());
+    assert_eq!(closes(&store, id).await, [(3, None)], "closed by hand only");
+}
+
+async fn two_schedulers_make_each_of_many_deadlines_once<St: Rooms>(first: St, second: St) {
+    const ROOMS: usize = 1000;
+    let mut ids = Vec::with_capacity(ROOMS);
+    for n in 0..ROOMS {
+        let id = *first.create(room(&format!("r{n}"))).await.unwrap().id();
+        open(&first, id).await;
+        ids.push(id);
+    }
+    // Every tenth is closed by hand just before its deadline.
+    for id in ids.iter().step_by(10) {
+        close(&second, *id).await;
+    }
+    // Now: every deadline is due within the hour and a second from here.
+    let clock = ManualClock::new();
+    clock.advance(HOUR + Duration::from_secs(1));
+    let schedulers = [scheduler(&first, &clock), scheduler(&second, &clock)];
+    let runs: Vec<_> = schedulers
+        .iter()
+        .map(|scheduler| {
+            let scheduler = scheduler.clone().batch(50);
+            tokio::spawn(async move { scheduler.run_due().await.unwrap() })
+        })
+        .collect();
+    let mut made = Vec::new();
+    for run in runs {
+        made.push(run.await.unwrap());
+    }
+    assert_eq!(made.iter().sum::<usize>(), ROOMS - ROOMS / 10, "{made:?}");
+    eprintln!(
+        "made by the first scheduler: {}, by the second: {}",
+        made[0], made[1]
+    );
+    for (n, id) in ids.iter().enumerate() {
+        let closes = closes(&first, *id).await;
+        let expected_actor = if n % 10 == 0 {
+            None
+        } else {
+            Some("deadline".to_owned())
+        };
+        assert_eq!(closes, [(3, expected_actor)], "room {id}");
+    }
+    assert_eq!(first.next_due().await.unwrap(), None, "nothing left");
+}
+
+async fn a_blocked_deadline_records_why_and_waits_its_backoff<St: Rooms>(store: St, _: St) {
+    let stuck = Arc::new(AtomicBool::new(true));
+    let rules = Rules::new().guard(DoorAction::Close, {
+        let stuck = Arc::clone(&stuck);
+        move |_: &Room| {
+            if stuck.load(Ordering::SeqCst) {
+                Err(Blocker::new("jammed", "the door is jammed"))
+            } else {
+                Ok(())
+            }
+        }
+    });
+    let id = *store.create(room("hall")).await.unwrap().id();
+    open(&store, id).await;
+    let clock = ManualClock::new();
+    let scheduler = Scheduler::new(Engine::new(store.clone(), rules))
+        .clock(clock.clone())
+        .backoff(Retry {
+            attempts: u32::MAX,
+            first: Duration::from_mins(1),
+            max: Duration::from_mins(10),
+        });
+    clock.advance(HOUR + Duration::from_secs(1));
+    assert_eq!(scheduler.run_due().await.unwrap(), 0, "blocked");
+    let pending = store.pending(&id).await.unwrap().expect("still pending");
+    assert_eq!(
+        pending.not_made.as_deref(),
+        Some("jammed: the door is jammed")
+    );
+    // Not tried again before its backoff: no tight loop.
+    stuck.store(false, Ordering::SeqCst);
+    assert_eq!(scheduler.run_due().await.unwrap(), 0, "waits");
+    assert_eq!(store.get(&id).await.unwrap().value().door, Door::Open);
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        scheduler.run_due().await.unwrap(),
+        1,
+        "tried after the backoff"
+    );
+    assert_eq!(store.get(&id).await.unwrap().value().door, Door::Closed);
+}
+
+async fn missed_deadlines_are_made_at_start_in_due_order<St: Rooms>(store: St, _: St) {
+    let clock = ManualClock::new();
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        let id = *store.create(room(name)).await.unwrap().id();
+        open(&store, id).await;
+        ids.push(id);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let start = store.latest().await.unwrap();
+    // Every scheduler was down when they were due.
+    clock.advance(2 * HOUR);
+    let running = scheduler(&store, &clock).start();
+    let mut closed = HashSet::new();
+    for _ in 0..6000 {
+        for id in &ids {
+            if store.get(id).await.unwrap().value().door == Door::Closed {
+                closed.insert(*id);
+            }
+        }
+        if closed.len() == ids.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.shutdown().await;
+    assert_eq!(closed.len(), ids.len(), "every missed deadline made");
+    let order: Vec<String> = store
+        .events(start, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.id)
+        .collect();
+    let due_order: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    assert_eq!(order, due_order);
+}
+
+on_every_store!(
+    entering_a_state_sets_its_deadline_and_leaving_clears_it,
+    a_due_deadline_is_made_once_as_an_ordinary_move,
+    a_move_in_between_cancels_the_deadline,
+    two_schedulers_make_each_of_many_deadlines_once,
+    a_blocked_deadline_records_why_and_waits_its_backoff,
+    missed_deadlines_are_made_at_start_in_due_order,
+);

@@ -1,0 +1,14 @@
+use conflict_runtime::StateMachine;
+
+#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    #[state(initial, on(pay -> Paid), after(30min, expire -> Cancelled))]
+    #[state(after(1h, remind -> Pending))]
+    Pending,
+    #[state(terminal)]
+    Paid,
+    #[state(terminal)]
+    Cancelled,
+}
+
+fn main() {}

@@ -13,21 +13,38 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use conflict_runtime::deadline::{Deadline, InvalidDeadline};
 use conflict_runtime::guard::Blocker;
 use conflict_runtime::moves::{
     Clock, Deadlines, Engine, ManualClock, Outbox, Retry, Rules, Scheduler,
 };
-use conflict_runtime::store::{Change, Create, Move, Store};
+use conflict_runtime::store::{Change, Create, MemoryStore, Move, PgStore, SqliteStore, Store};
 use conflict_tests::rooms::{Door, DoorAction, Room, room};
 
 /// The store of a backend, as the one type the tests take.
 trait Rooms:
     Store<Room, Id = i64> + Create<Room> + Deadlines<Room> + Outbox<Room> + Clone + 'static
 {
+    /// The store's own `with_deadline`.
+    fn with(self, deadline: Deadline<Door>) -> Self;
 }
-impl<St> Rooms for St where
-    St: Store<Room, Id = i64> + Create<Room> + Deadlines<Room> + Outbox<Room> + Clone + 'static
-{
+
+impl Rooms for MemoryStore<Room, i64> {
+    fn with(self, deadline: Deadline<Door>) -> Self {
+        self.with_deadline(deadline)
+    }
+}
+
+impl Rooms for PgStore<Room, i64> {
+    fn with(self, deadline: Deadline<Door>) -> Self {
+        self.with_deadline(deadline)
+    }
+}
+
+impl Rooms for SqliteStore<Room, i64> {
+    fn with(self, deadline: Deadline<Door>) -> Self {
+        self.with_deadline(deadline)
+    }
 }
 
 const HOUR: Duration = Duration::from_hours(1);
@@ -80,6 +97,50 @@ async fn entering_a_state_sets_its_deadline_and_leaving_clears_it<St: Rooms>(sto
     close(&store, id).await;
     assert_eq!(store.pending(&id).await.unwrap(), None, "cleared");
     assert!(store.pending(&404).await.is_err(), "no such room");
+}
+
+async fn a_deadline_set_at_runtime_replaces_the_declared_one<St: Rooms>(store: St, _: St) {
+    assert_eq!(
+        Deadline::of(Door::Closed, DoorAction::Close, HOUR),
+        Err(InvalidDeadline::NotAMove {
+            state: "closed",
+            action: "close"
+        })
+    );
+    assert_eq!(
+        Deadline::of(Door::Open, DoorAction::Close, Duration::from_millis(10)),
+        Err(InvalidDeadline::UnderASecond)
+    );
+    // A ten-second window, and a deadline where none is declared.
+    let store = store
+        .with(Deadline::of(Door::Open, DoorAction::Close, Duration::from_secs(10)).unwrap())
+        .with(Deadline::of(Door::Locked, DoorAction::Unlock, Duration::from_mins(1)).unwrap());
+    assert_eq!(store.schedule().len(), 2);
+    let id = *store.create(room("hall")).await.unwrap().id();
+    let before = SystemTime::now();
+    open(&store, id).await;
+    let pending = store.pending(&id).await.unwrap().expect("open has one");
+    let slack = Duration::from_millis(1);
+    assert!(
+        pending.at >= before + Duration::from_secs(10) - slack
+            && pending.at < before + Duration::from_mins(1),
+        "{pending:?}"
+    );
+    close(&store, id).await;
+    store
+        .apply(&id, Change::new(Move::Action(DoorAction::Lock)))
+        .await
+        .unwrap();
+    let pending = store
+        .pending(&id)
+        .await
+        .unwrap()
+        .expect("locked has one now");
+    assert_eq!(pending.action, DoorAction::Unlock);
+    let clock = ManualClock::new();
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(scheduler(&store, &clock).run_due().await.unwrap(), 1);
+    assert_eq!(store.get(&id).await.unwrap().value().door, Door::Closed);
 }
 
 async fn a_due_deadline_is_made_once_as_an_ordinary_move<St: Rooms>(store: St, _: St) {
@@ -269,6 +330,7 @@ async fn missed_deadlines_are_made_at_start_in_due_order<St: Rooms>(store: St, _
 
 on_every_store!(
     entering_a_state_sets_its_deadline_and_leaving_clears_it,
+    a_deadline_set_at_runtime_replaces_the_declared_one,
     a_due_deadline_is_made_once_as_an_ordinary_move,
     a_move_in_between_cancels_the_deadline,
     two_schedulers_make_each_of_many_deadlines_once,

@@ -15,6 +15,7 @@ use super::engine::{Engine, MoveSpec};
 use super::error::{MoveError, MoveErrorKind};
 use super::rules::Caller;
 use super::store::{Expected, Resource, Store, StoreError};
+use crate::deadline::Deadline;
 use crate::machine::{Action, StateMachine};
 
 type StateOf<R> = <R as Resource>::State;
@@ -68,6 +69,10 @@ pub enum DueSettled {
 /// when it is due in the same atomic step as the move (or the creation),
 /// and leaving the state clears it in the same step.
 pub trait Deadlines<R: Resource>: Store<R> {
+    /// The deadlines the store sets: those declared on the machine, with
+    /// those given at runtime in their states' place.
+    fn schedule(&self) -> Vec<Deadline<StateOf<R>>>;
+
     /// The resource's pending deadline, if its state has one.
     fn pending(
         &self,
@@ -387,9 +392,12 @@ where
         St: Clone,
     {
         let (stop, mut stopped) = watch::channel(false);
-        let shortest = StateOf::<R>::DEADLINES
+        let shortest = self
+            .engine
+            .store()
+            .schedule()
             .iter()
-            .map(crate::deadline::Deadline::after)
+            .map(Deadline::after)
             .min()
             .unwrap_or(IDLE)
             .min(IDLE);

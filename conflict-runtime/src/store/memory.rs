@@ -12,6 +12,7 @@ use super::{
     Change, ChangeParts, Create, Entry, Inserted, Keyed, List, Page, Resource, Store, StoreError,
     Versioned,
 };
+use crate::deadline::{Deadline, Schedule};
 use crate::moves::{
     Commits, Dead, Deadlines, Delivery, Due, DueSettled, Event, Outbox, Pending, Settled, Wake,
     Wakeups,
@@ -31,6 +32,7 @@ pub struct MemoryStore<R: Resource, Id = u64> {
     // order of commits.
     log: Arc<Mutex<Log<R::State, Id>>>,
     committed: Commits,
+    schedule: Schedule<R::State>,
 }
 
 struct Inner<R: Resource, Id> {
@@ -59,6 +61,7 @@ impl<R: Resource, Id> Clone for MemoryStore<R, Id> {
             inner: Arc::clone(&self.inner),
             log: Arc::clone(&self.log),
             committed: self.committed.clone(),
+            schedule: self.schedule.clone(),
         }
     }
 }
@@ -81,7 +84,18 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
             })),
             log: Arc::new(Mutex::new(Log::new(capacity.max(1)))),
             committed: Commits::default(),
+            schedule: Schedule::default(),
         }
+    }
+
+    /// Sets `deadline` on the resources entering its state from now on,
+    /// in place of the state's declared one ([`Deadline::of`]: a payment
+    /// window read from configuration). Set it before the store is used:
+    /// the clones made before keep the deadlines they had.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Deadline<R::State>) -> Self {
+        self.schedule = self.schedule.with(deadline);
+        self
     }
 }
 
@@ -138,7 +152,7 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
                 state: existing.get().current.value.state(),
             }),
             Vacant(slot) => {
-                deadlines.entered(&id, value.state(), 1, SystemTime::now());
+                deadlines.entered(&id, self.schedule.of(value.state()), 1, SystemTime::now());
                 Ok(Inserted::Created(
                     slot.insert(Slot::new(Versioned::new(id, 1, value)))
                         .current
@@ -186,7 +200,7 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
             note,
         };
         let moved = current.clone();
-        deadlines.entered(id, to, moved.version, entry.at);
+        deadlines.entered(id, self.schedule.of(to), moved.version, entry.at);
         self.log().push(id, &entry);
         slot.history.push(entry);
         drop(inner);
@@ -238,9 +252,8 @@ impl<R: Resource, Id: SequentialId + Clone + Eq + Hash> MemoryStore<R, Id> {
             .next_free_id()
             .expect("the id type has room for more resources");
         let created = Versioned::new(id.clone(), 1, make(&id));
-        inner
-            .deadlines
-            .entered(&id, created.value.state(), 1, SystemTime::now());
+        let deadline = self.schedule.of(created.value.state());
+        inner.deadlines.entered(&id, deadline, 1, SystemTime::now());
         inner.resources.insert(id, Slot::new(created.clone()));
         created
     }
@@ -301,9 +314,8 @@ where
         let mut value = value;
         value.set_id(&id);
         let created = Versioned::new(id.clone(), 1, value);
-        inner
-            .deadlines
-            .entered(&id, created.value.state(), 1, SystemTime::now());
+        let deadline = self.schedule.of(created.value.state());
+        inner.deadlines.entered(&id, deadline, 1, SystemTime::now());
         inner.resources.insert(id, Slot::new(created.clone()));
         Ok(created)
     }
@@ -421,6 +433,10 @@ where
     R: Resource,
     Id: Clone + Eq + Hash + Send + Sync + 'static,
 {
+    fn schedule(&self) -> Vec<Deadline<R::State>> {
+        self.schedule.all().to_vec()
+    }
+
     async fn pending(&self, id: &Id) -> Result<Option<Pending<R::State>>, StoreError<R::State>> {
         let inner = self.read();
         if !inner.resources.contains_key(id) {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::time::{Duration, SystemTime};
 
+use crate::deadline::Deadline;
 use crate::machine::StateMachine;
 use crate::moves::{Due, DueSettled, Pending};
 
@@ -35,13 +36,19 @@ impl<S: StateMachine, Id: Clone + Eq + Hash> Book<S, Id> {
         }
     }
 
-    /// The resource `id` entered `state` at `version`, `now`: its deadline
+    /// The resource `id` entered a state at `version`, `now`: its deadline
     /// is that state's, or none.
-    pub(super) fn entered(&mut self, id: &Id, state: S, version: u64, now: SystemTime) {
+    pub(super) fn entered(
+        &mut self,
+        id: &Id,
+        deadline: Option<&Deadline<S>>,
+        version: u64,
+        now: SystemTime,
+    ) {
         if let Some(held) = self.by_id.remove(id) {
             self.queue.remove(&held.next);
         }
-        if let Some(deadline) = state.deadline() {
+        if let Some(deadline) = deadline {
             let at = now + deadline.after();
             let next = self.enqueue(id, at);
             self.by_id.insert(

@@ -14,13 +14,14 @@ use sqlx::{AssertSqlSafe, Decode, Encode, FromRow, Postgres, Row, Type};
 use tokio::sync::Mutex;
 
 use super::sql::{
-    MissingColumn, Table, backend, declared_deadlines, literal, quoted, storable, storable_text,
-    version, written,
+    DeadlineRow, MissingColumn, Table, backend, literal, quoted, storable, storable_text, version,
+    written,
 };
 use super::{
     Applied, Change, ChangeParts, Create, Entry, Expected, Inserted, List, Move, Note, Page,
     Resource, Store, StoreError, Versioned,
 };
+use crate::deadline::Deadline;
 use crate::machine::{Action, StateMachine};
 use crate::moves::store::Access;
 use crate::moves::{Caller, Commits, Engine, Hooks, MoveError, MoveSpec, Uncommitted};
@@ -147,7 +148,10 @@ impl<R, Id> std::fmt::Debug for PgStore<R, Id> {
 #[derive(Debug)]
 struct Shape {
     kind: String,
+    table: Table,
     names: Names,
+    /// The deadlines the statements set.
+    deadlines: Vec<DeadlineRow>,
     id_column: String,
     /// The columns a create or an edit writes (all but id, state and
     /// version, and generated ones), unquoted.
@@ -479,7 +483,7 @@ impl Shape {
         columns: Vec<String>,
         id_type: String,
         state_type: String,
-        deadlines: Option<(String, String)>,
+        deadlines: Vec<DeadlineRow>,
     ) -> Self {
         let names = Names {
             table: quoted(&table.name),
@@ -489,7 +493,7 @@ impl Shape {
             state_type,
             id_type,
             kind: literal(&kind),
-            deadlines,
+            deadlines: DeadlineRow::sql(&deadlines),
         };
         let edit = Names::edit(&columns);
         Shape {
@@ -511,7 +515,9 @@ impl Shape {
             list: [false, true]
                 .map(|after| [false, true].map(|one_state| names.list(after, one_state).into())),
             kind,
+            table: table.clone(),
             names,
+            deadlines,
             id_column: table.id.clone(),
             columns,
         }
@@ -576,7 +582,7 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
                 columns,
                 id_type,
                 state_type,
-                declared_deadlines::<R::State>(),
+                DeadlineRow::declared::<R::State>(),
             )),
             types: PhantomData,
         })
@@ -586,6 +592,34 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
     #[must_use]
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Sets `deadline` on the rows entering its state from now on, in
+    /// place of the state's declared one ([`Deadline::of`]: a payment window
+    /// read from configuration). Set it before the store is used: the clones
+    /// made before keep the deadlines they had. Every instance on one
+    /// database should set the same.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Deadline<R::State>) -> Self {
+        let shape = &self.shape;
+        self.shape = Arc::new(Shape::new(
+            &shape.table,
+            shape.kind.clone(),
+            shape.columns.clone(),
+            shape.names.id_type.clone(),
+            shape.names.state_type.clone(),
+            DeadlineRow::with(&shape.deadlines, &deadline),
+        ));
+        self
+    }
+
+    /// The deadlines the statements set, typed.
+    pub(super) fn deadlines(&self) -> Vec<Deadline<R::State>> {
+        self.shape
+            .deadlines
+            .iter()
+            .filter_map(DeadlineRow::typed)
+            .collect()
     }
 
     /// The quoted names of the table, for the statements of other modules.

@@ -9,9 +9,14 @@ use sqlx::{AssertSqlSafe, Row};
 use super::StoreError;
 use super::postgres::{PgKey, PgRecord, PgStore};
 use super::sql::{at_micros, backend, deadline_action, micros_of};
+use crate::deadline::Deadline;
 use crate::moves::{Deadlines, Due, DueSettled, Pending};
 
 impl<R: PgRecord, Id: PgKey> Deadlines<R> for PgStore<R, Id> {
+    fn schedule(&self) -> Vec<Deadline<R::State>> {
+        self.deadlines()
+    }
+
     async fn pending(&self, id: &Id) -> Result<Option<Pending<R::State>>, StoreError<R::State>> {
         let names = self.names();
         let (table, column, kind) = (&names.table, &names.id, &names.kind);

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use super::StoreError;
+use crate::deadline::Deadline;
 use crate::machine::{Action, StateMachine};
 
 /// Where a resource lives: a table of yours, with its id, state and version
@@ -180,30 +181,69 @@ pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// The machine's declared deadlines as SQL: `VALUES` rows of (state,
-/// action, seconds), and the list of those states; `None` for a machine
-/// without deadlines, whose statements then do not touch
-/// `conflict_deadlines` at all.
-pub(crate) fn declared_deadlines<S: StateMachine>() -> Option<(String, String)> {
-    if S::DEADLINES.is_empty() {
-        return None;
+/// A deadline as the SQL stores keep it: by wire names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DeadlineRow {
+    pub(crate) state: &'static str,
+    pub(crate) action: &'static str,
+    pub(crate) seconds: u64,
+}
+
+impl DeadlineRow {
+    /// `deadline` by wire names.
+    pub(crate) fn of<S: StateMachine>(deadline: &Deadline<S>) -> Self {
+        DeadlineRow {
+            state: deadline.state().name(),
+            action: deadline.action().name(),
+            seconds: deadline.after().as_secs(),
+        }
     }
-    let rows: Vec<String> = S::DEADLINES
-        .iter()
-        .map(|deadline| {
-            format!(
-                "({}, {}, {})",
-                literal(deadline.state().name()),
-                literal(deadline.action().name()),
-                deadline.after().as_secs()
-            )
-        })
-        .collect();
-    let states: Vec<String> = S::DEADLINES
-        .iter()
-        .map(|deadline| literal(deadline.state().name()))
-        .collect();
-    Some((rows.join(", "), states.join(", ")))
+
+    /// The deadlines declared on `S`.
+    pub(crate) fn declared<S: StateMachine>() -> Vec<DeadlineRow> {
+        S::DEADLINES.iter().map(DeadlineRow::of).collect()
+    }
+
+    /// `rows` with `deadline` in place of its state's.
+    pub(crate) fn with<S: StateMachine>(rows: &[DeadlineRow], deadline: &Deadline<S>) -> Vec<Self> {
+        let set = DeadlineRow::of(deadline);
+        let mut rows: Vec<DeadlineRow> = rows
+            .iter()
+            .filter(|row| row.state != set.state)
+            .copied()
+            .collect();
+        rows.push(set);
+        rows
+    }
+
+    /// The deadline, typed; `None` for names `S` does not know.
+    pub(crate) fn typed<S: StateMachine>(&self) -> Option<Deadline<S>> {
+        let state = S::from_name(self.state)?;
+        let action = <S::Action as Action>::from_name(self.action)?;
+        Some(Deadline::new(state, action, self.seconds))
+    }
+
+    /// The deadlines as SQL: `VALUES` rows of (state, action, seconds), and
+    /// the list of their states; `None` without deadlines, whose
+    /// statements then do not touch `conflict_deadlines` at all.
+    pub(crate) fn sql(rows: &[DeadlineRow]) -> Option<(String, String)> {
+        if rows.is_empty() {
+            return None;
+        }
+        let values: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                format!(
+                    "({}, {}, {})",
+                    literal(row.state),
+                    literal(row.action),
+                    row.seconds
+                )
+            })
+            .collect();
+        let states: Vec<String> = rows.iter().map(|row| literal(row.state)).collect();
+        Some((values.join(", "), states.join(", ")))
+    }
 }
 
 impl<S: StateMachine> From<sqlx::Error> for StoreError<S> {

@@ -11,11 +11,14 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, Decode, Encode, FromRow, Row, Sqlite, Type};
 
-use super::sql::{Table, backend, micros_of, quoted, storable, storable_text, version, written};
+use super::sql::{
+    DeadlineRow, Table, backend, micros_of, quoted, storable, storable_text, version, written,
+};
 use super::{
     Applied, Change, ChangeParts, Create, Entry, Inserted, List, Note, Page, Resource, Store,
     StoreError, Versioned,
 };
+use crate::deadline::Deadline;
 use crate::machine::{Action, StateMachine};
 
 /// The crate's own tables in SQLite (the history), as versioned
@@ -97,9 +100,11 @@ impl<R, Id> std::fmt::Debug for SqliteStore<R, Id> {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Shape {
     kind: String,
+    /// The deadlines a move or a creation sets.
+    deadlines: Vec<DeadlineRow>,
     table: String,
     id: String,
     id_column: String,
@@ -128,7 +133,7 @@ impl Shape {
         clippy::many_single_char_names,
         reason = "t, i, s, v: the table and its columns, short as they read in the SQL"
     )]
-    fn new(table: &Table, kind: String, columns: Vec<String>) -> Self {
+    fn new(table: &Table, kind: String, columns: Vec<String>, deadlines: Vec<DeadlineRow>) -> Self {
         let (t, i, s, v) = (
             quoted(&table.name),
             quoted(&table.id),
@@ -172,6 +177,7 @@ impl Shape {
             list_first: list("").into(),
             list_after: list(&format!(" AND {i} > ?3")).into(),
             kind,
+            deadlines,
             table: t,
             id: i,
             id_column: table.id.clone(),
@@ -241,7 +247,12 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
         let kind = table.kind_or::<R::State>();
         Ok(SqliteStore {
             pool,
-            shape: Arc::new(Shape::new(&table, kind, columns)),
+            shape: Arc::new(Shape::new(
+                &table,
+                kind,
+                columns,
+                DeadlineRow::declared::<R::State>(),
+            )),
             committed: crate::moves::Commits::default(),
             types: PhantomData,
         })
@@ -251,6 +262,30 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
     #[must_use]
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Sets `deadline` on the rows entering its state from now on, in
+    /// place of the state's declared one ([`Deadline::of`]: a payment window
+    /// read from configuration). Set it before the store is used: the clones
+    /// made before keep the deadlines they had.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Deadline<R::State>) -> Self {
+        let shape = &*self.shape;
+        let deadlines = DeadlineRow::with(&shape.deadlines, &deadline);
+        self.shape = Arc::new(Shape {
+            deadlines,
+            ..shape.clone()
+        });
+        self
+    }
+
+    /// The deadlines a move or a creation sets, typed.
+    pub(super) fn deadlines(&self) -> Vec<Deadline<R::State>> {
+        self.shape
+            .deadlines
+            .iter()
+            .filter_map(DeadlineRow::typed)
+            .collect()
     }
 
     /// The quoted table and id column, for the statements of other modules.
@@ -360,10 +395,15 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
         version: u64,
         now: SystemTime,
     ) -> Result<(), StoreError<R::State>> {
-        if R::State::DEADLINES.is_empty() {
+        if self.shape.deadlines.is_empty() {
             return Ok(());
         }
-        let Some(deadline) = state.deadline() else {
+        let deadline = self
+            .shape
+            .deadlines
+            .iter()
+            .find(|deadline| deadline.state == state.name());
+        let Some(deadline) = deadline else {
             sqlx::query("DELETE FROM conflict_deadlines WHERE kind = ?1 AND id = ?2")
                 .bind(&self.shape.kind)
                 .bind(id.to_string())
@@ -384,8 +424,8 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
         .bind(id.to_string())
         .bind(id)
         .bind(db_version(version))
-        .bind(deadline.action().name())
-        .bind(micros_of(now + deadline.after()))
+        .bind(deadline.action)
+        .bind(micros_of(now + Duration::from_secs(deadline.seconds)))
         .execute(&mut *connection)
         .await?;
         Ok(())

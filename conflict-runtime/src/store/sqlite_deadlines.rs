@@ -9,9 +9,14 @@ use sqlx::{AssertSqlSafe, Row};
 use super::StoreError;
 use super::sql::{at_micros, backend, deadline_action, micros_of, version};
 use super::sqlite::{SqliteKey, SqliteRecord, SqliteStore};
+use crate::deadline::Deadline;
 use crate::moves::{Deadlines, Due, DueSettled, Pending};
 
 impl<R: SqliteRecord, Id: SqliteKey> Deadlines<R> for SqliteStore<R, Id> {
+    fn schedule(&self) -> Vec<Deadline<R::State>> {
+        self.deadlines()
+    }
+
     async fn pending(&self, id: &Id) -> Result<Option<Pending<R::State>>, StoreError<R::State>> {
         let (table, column) = self.table();
         let sql = format!(

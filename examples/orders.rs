@@ -5,8 +5,13 @@
 
 use std::net::SocketAddr;
 
-use conflict_examples::orders::{MemoryOrders, Options, OrderStatus, durable, router_with};
+use std::time::Duration;
+
+use conflict_examples::orders::{
+    MemoryOrders, Options, OrderStatus, OrderStatusAction, deadlines, durable, router_with,
+};
 use conflict_examples::storage::{Orders, migrate_postgres, migrate_sqlite, orders_table};
+use conflict_runtime::deadline::Deadline;
 use conflict_runtime::http::Problem;
 use conflict_runtime::http::{IdempotencyStore, MemoryKeys, PgKeys};
 use conflict_runtime::store::{PgPool, PgStore, SqliteStore};
@@ -18,11 +23,14 @@ use tracing_subscriber::EnvFilter;
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
 const USAGE: &str = "usage: orders [--addr HOST:PORT] [--database-url URL] [--require-if-match]
+              [--payment-window DURATION]
 
   --addr HOST:PORT      where to listen (default 127.0.0.1:3000, or ORDERS_ADDR)
   --database-url URL    keep orders in SQLite (sqlite://orders.db) or Postgres
                         (postgres://...), or DATABASE_URL; default: in memory
   --require-if-match    refuse moves without If-Match (428)
+  --payment-window D    how long an order may stay unpaid before it expires
+                        (default 30m; e.g. 10s for a demo, 2h)
   --log-requests        log a line per request (or RUST_LOG=info,tower_http=debug)
   --print-machine       print the order machine as text and exit";
 
@@ -31,6 +39,7 @@ struct Arguments {
     database_url: Option<String>,
     options: Options,
     log_requests: bool,
+    payment_window: Deadline<OrderStatus>,
 }
 
 #[tokio::main]
@@ -40,6 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         database_url,
         options,
         log_requests,
+        payment_window,
     } = arguments()?;
     // What a production service logs: start-up, warnings and errors, hook
     // failures. A line per request is opt-in: `--log-requests`, or
@@ -65,31 +75,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let pool = SqlitePoolOptions::new().connect_with(connect).await?;
             migrate_sqlite(&pool).await?;
             tracing::info!("orders kept in SQLite at {url}");
-            let orders = SqliteStore::connect(pool, orders_table()).await?;
+            let orders = SqliteStore::connect(pool, orders_table())
+                .await?
+                .with_deadline(payment_window);
             serve(listener, orders, MemoryKeys::default(), options).await
         }
         Some(url) => {
             let pool = PgPool::connect(&url).await?;
             migrate_postgres(&pool).await?;
             tracing::info!("orders kept in Postgres");
-            let orders = PgStore::connect(pool.clone(), orders_table()).await?;
+            let orders = PgStore::connect(pool.clone(), orders_table())
+                .await?
+                .with_deadline(payment_window);
             serve(listener, orders, PgKeys::new(pool), options).await
         }
         None => {
-            serve(
-                listener,
-                MemoryOrders::new(),
-                MemoryKeys::default(),
-                options,
-            )
-            .await
+            let orders = MemoryOrders::new().with_deadline(payment_window);
+            serve(listener, orders, MemoryKeys::default(), options).await
         }
     }
 }
 
-/// Starts the durable handlers, then serves until Ctrl-C or SIGTERM; then
-/// stops taking requests, finishes the ones under way, and lets the
-/// durable handlers finish or release what they hold.
+/// Starts the durable handlers and the deadlines' scheduler, then serves
+/// until Ctrl-C or SIGTERM; then stops taking requests, finishes the ones
+/// under way, and lets the durable handlers and the scheduler finish or
+/// release what they hold.
 async fn serve<St: Orders>(
     listener: tokio::net::TcpListener,
     orders: St,
@@ -97,6 +107,7 @@ async fn serve<St: Orders>(
     options: Options,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let handlers = durable(orders.clone()).start().await?;
+    let scheduler = deadlines(orders.clone()).start();
     let app = router_with(orders, keys, options)
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| {
@@ -107,6 +118,7 @@ async fn serve<St: Orders>(
         .with_graceful_shutdown(stopped())
         .await?;
     handlers.shutdown().await;
+    scheduler.shutdown().await;
     Ok(())
 }
 
@@ -141,11 +153,17 @@ fn arguments() -> Result<Arguments, String> {
         .filter(|url| !url.is_empty());
     let mut options = Options::default();
     let mut log_requests = false;
+    let mut payment_window = Duration::from_mins(30);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
             "--require-if-match" => options.require_if_match = true,
             "--log-requests" => log_requests = true,
+            "--payment-window" => {
+                let window = args.next().ok_or("--payment-window needs a duration")?;
+                payment_window = humantime::parse_duration(&window)
+                    .map_err(|e| format!("--payment-window `{window}`: {e}"))?;
+            }
             "--print-machine" => {
                 print!("{}", conflict_runtime::diagram::text::<OrderStatus>());
                 std::process::exit(0);
@@ -161,10 +179,17 @@ fn arguments() -> Result<Arguments, String> {
         }
     }
     let addr = addr.parse().map_err(|e| format!("--addr `{addr}`: {e}"))?;
+    let payment_window = Deadline::of(
+        OrderStatus::Pending,
+        OrderStatusAction::Expire,
+        payment_window,
+    )
+    .map_err(|e| format!("--payment-window: {e}"))?;
     Ok(Arguments {
         addr,
         database_url,
         options,
         log_requests,
+        payment_window,
     })
 }

@@ -62,6 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             quantity: 1,
             tracking_number: None,
             payment: None,
+            deadline: None,
         });
         eprintln!("order {}: {item}, paid (in memory)", order.id());
     }

@@ -20,6 +20,7 @@ fn respond(c: &mut Criterion) {
         quantity: 1,
         tracking_number: Some("1Z999".to_owned()),
         payment: None,
+        deadline: None,
     };
     let mut group = c.benchmark_group("respond");
     group.bench_function("200 order", |b| {

@@ -21,7 +21,7 @@ use conflict_runtime::http::{
     MemoryKeys, MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
 };
 use conflict_runtime::moves::{
-    ActionInput, Caller, Dispatcher, Engine, Event, Input, Invalid, Rules,
+    ActionInput, Caller, Dispatcher, Engine, Event, Input, Invalid, Pending, Rules, Scheduler,
 };
 use conflict_runtime::store::{Inserted, Keyed, MemoryStore, Resource};
 
@@ -42,8 +42,13 @@ use utoipa::openapi::{
 #[serde(rename_all = "snake_case")]
 #[state_machine(resource = "order")]
 pub enum OrderStatus {
-    /// Created, not paid yet.
-    #[state(initial, on(pay -> Paid if credit_limit, cancel -> Cancelled))]
+    /// Created, not paid yet: expired after the payment window (30
+    /// minutes unless the service is told otherwise).
+    #[state(
+        initial,
+        on(pay -> Paid if credit_limit, cancel -> Cancelled),
+        after(30min, expire -> Cancelled)
+    )]
     Pending,
     /// Paid, not shipped yet.
     #[state(on(ship -> Shipped, cancel -> Cancelled, refund -> Refunded))]
@@ -80,6 +85,10 @@ pub struct Order {
     /// order in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<Payment>,
+    /// The move it makes by itself and when (a pending order expires),
+    /// from the store's deadlines; served, never read from a request.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Pending<OrderStatus>>,
 }
 
 /// A payment, recorded as `pay` commits.
@@ -143,7 +152,7 @@ impl ActionInput<Order> for Pay {
 // Read by hand rather than derived: the workspace builds one `syn`, and
 // `sqlx`'s derive brings another. `#[derive(sqlx::FromRow)]` with
 // `#[sqlx(try_from = "i64")]` on `quantity` and `#[sqlx(skip)]` on
-// `payment` does the same.
+// `payment` and `deadline` does the same.
 impl<'r, Row> sqlx::FromRow<'r, Row> for Order
 where
     Row: sqlx::Row,
@@ -164,6 +173,7 @@ where
             })?,
             tracking_number: row.try_get("tracking_number")?,
             payment: None,
+            deadline: None,
         })
     }
 }
@@ -263,15 +273,29 @@ impl ActionInput<Order> for Cancellation {
 /// The permission `refund` requires.
 pub const REFUND: &str = "orders:refund";
 
+/// The permission `expire` requires of a caller: the deadline makes it by
+/// itself; staff may make it early.
+pub const EXPIRE: &str = "orders:expire";
+
 /// The rules of the order lifecycle beyond the table (the `pay` guard is on
 /// the derive).
 #[must_use]
 pub fn rules() -> Rules<Order> {
     Rules::new()
         .permission(OrderStatusAction::Refund, REFUND)
+        .permission(OrderStatusAction::Expire, EXPIRE)
         .input::<Pay>(OrderStatusAction::Pay)
         .input::<Shipment>(OrderStatusAction::Ship)
         .input::<Cancellation>(OrderStatusAction::Cancel)
+}
+
+/// Makes the orders' deadlines (a pending order expires after the payment
+/// window) as moves under the same rules, recorded as made by `deadline`.
+/// Start it beside the durable handlers; any number of instances may run it
+/// on one database, and none makes a deadline twice.
+#[must_use]
+pub fn deadlines<St: Orders>(orders: St) -> Scheduler<Order, St> {
+    Scheduler::new(Engine::new(orders, rules()))
 }
 
 /// The effects that must survive a crash, delivered from the outbox at
@@ -541,6 +565,7 @@ impl NewOrder {
             quantity: self.quantity,
             tracking_number: None,
             payment: None,
+            deadline: None,
         })
     }
 }
@@ -584,8 +609,16 @@ async fn show<St: Orders>(
     let store = app.engine.store();
     let order = id.load(store).await?;
     let mut payments = store.payments(&[*id]).await?;
+    // The deadline as set at this version: why an attempt was not made
+    // changes without a new version (and ETag), so only `transitions`
+    // tells it.
+    let deadline = store.pending(&id).await?.map(|pending| Pending {
+        not_made: None,
+        ..pending
+    });
     Ok(conditional.respond(order.map(|mut order| {
         order.payment = payments.remove(&order.id).or(order.payment);
+        order.deadline = deadline;
         order
     })))
 }
@@ -737,8 +770,14 @@ async fn transitions<St: Orders>(
     id: ResourceId<i64, OrderStatus>,
     Explain(explain): Explain,
 ) -> Result<Transitions, Problem> {
-    let order = id.load(app.engine.store()).await?;
-    Ok(Transitions::for_caller(order.value(), app.engine.rules(), &user, explain).await)
+    let store = app.engine.store();
+    let order = id.load(store).await?;
+    let deadline = store.pending(&id).await?;
+    Ok(
+        Transitions::for_caller(order.value(), app.engine.rules(), &user, explain)
+            .await
+            .with_deadline(deadline.as_ref()),
+    )
 }
 
 async fn history<St: Orders>(
@@ -996,7 +1035,7 @@ fn input_of(action: OrderStatusAction) -> Option<(&'static str, Required)> {
         OrderStatusAction::Pay => Some(("Pay", Required::False)),
         OrderStatusAction::Ship => Some(("Shipment", Required::True)),
         OrderStatusAction::Cancel => Some(("Cancellation", Required::False)),
-        OrderStatusAction::Refund | OrderStatusAction::Deliver => None,
+        OrderStatusAction::Refund | OrderStatusAction::Deliver | OrderStatusAction::Expire => None,
     }
 }
 
@@ -1198,6 +1237,7 @@ fn schemas() -> Components {
                         .required("method")
                         .required("paid_at"),
                 )
+                .property("deadline", openapi::deadline_schema::<OrderStatus>())
                 .required("id")
                 .required("status")
                 .required("item")

@@ -9,7 +9,9 @@ use std::future::Future;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use conflict_runtime::http::{HOOK_FAILED, KeyedRequest, PgKeys};
-use conflict_runtime::moves::{Engine, Event, HookError, MoveError, MoveSpec, Moved, Outbox, Wake};
+use conflict_runtime::moves::{
+    Deadlines, Engine, Event, HookError, MoveError, MoveSpec, Moved, Outbox, Wake,
+};
 use conflict_runtime::store::{
     Create, List, MemoryStore, PgPool, PgStore, SqlitePool, SqliteStore, Store, StoreError, Table,
 };
@@ -20,7 +22,7 @@ use crate::orders::{DemoUser, Order, OrderStatus, Payment, PaymentMethod};
 /// A store of orders: moves, creates, lists, `pay` with its payment, the
 /// outbox, and the customer's notifications.
 pub trait Orders:
-    Store<Order, Id = i64> + Create<Order> + List<Order> + Outbox<Order> + Wake
+    Store<Order, Id = i64> + Create<Order> + List<Order> + Outbox<Order> + Deadlines<Order> + Wake
 {
     /// Performs a move and answers it (the order, its payment, its `ETag`).
     /// Where the store has transactions, `pay` records its payment in the

@@ -103,6 +103,7 @@ pub fn request(data: &[u8]) {
                 quantity,
                 tracking_number: None,
                 payment: None,
+                deadline: None,
             });
         }
         let third = conflict_runtime::store::Move::Action(

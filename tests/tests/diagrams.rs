@@ -31,7 +31,13 @@ fn the_svg_is_well_formed_and_shows_every_state_and_action() {
         assert!(texts.contains(&name), "state {name} in {texts:?}");
     }
     // A guarded move shows its guard.
-    for action in ["pay [credit_limit]", "ship", "deliver", "refund"] {
+    for action in [
+        "pay [credit_limit]",
+        "expire after 30m",
+        "ship",
+        "deliver",
+        "refund",
+    ] {
         assert!(texts.contains(&action), "action {action} in {texts:?}");
     }
     // `cancel` labels both of its moves.
@@ -40,7 +46,7 @@ fn the_svg_is_well_formed_and_shows_every_state_and_action() {
         .descendants()
         .filter(|n| n.has_tag_name("path") && n.attribute("marker-end").is_some())
         .count();
-    assert_eq!(paths, 6 + 1, "six moves and the initial arrow");
+    assert_eq!(paths, 7 + 1, "seven moves and the initial arrow");
     // one dot feeds the initial state; three terminal states have an inner border
     assert_eq!(
         document
@@ -77,6 +83,7 @@ fn the_text_listing_reads_without_a_browser() {
   pending  (initial)
     pay      -> paid  if credit_limit
     cancel   -> cancelled
+    expire   -> cancelled  after 30m
   paid
     ship     -> shipped
     cancel   -> cancelled
@@ -107,10 +114,14 @@ async fn the_machine_is_served_in_every_format(backend: Backend) {
         json["states"][0],
         serde_json::json!({"name": "pending", "initial": true, "terminal": false})
     );
-    assert_eq!(json["transitions"].as_array().unwrap().len(), 6);
+    assert_eq!(json["transitions"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        json["transitions"][2],
+        serde_json::json!({"from": "pending", "to": "cancelled", "action": "expire", "after_seconds": 1800})
+    );
     assert_eq!(
         json["actions"],
-        serde_json::json!(["pay", "cancel", "ship", "refund", "deliver"])
+        serde_json::json!(["pay", "cancel", "expire", "ship", "refund", "deliver"])
     );
 
     for (query, accept, media, starts) in [

@@ -261,7 +261,7 @@ async fn not_found_for_unknown_ids_actions_and_routes(backend: Backend) {
     let body = problem(server.act(id, "teleport").await, 404).await;
     assert_eq!(
         body["known_actions"],
-        json!(["pay", "cancel", "ship", "refund", "deliver"])
+        json!(["pay", "cancel", "expire", "ship", "refund", "deliver"])
     );
     assert_eq!(body["type"], "urn:conflict:problem:unknown-action");
     problem(server.send(Method::GET, "/nowhere", &[], None).await, 404).await;
@@ -378,7 +378,7 @@ async fn if_match_is_honoured_and_if_none_match_answers_304(backend: Backend) {
             "order {id} has changed: it is pending now, with ETag \"1\"; review it and resend with If-Match: \"1\""
         )
     );
-    assert_eq!(body["allowed_actions"], json!(["pay", "cancel"]));
+    assert_eq!(body["allowed_actions"], json!(["pay", "cancel", "expire"]));
     problem(
         server
             .send(Method::POST, &path, &[("if-match", "not-a-tag")], None)

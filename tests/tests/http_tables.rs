@@ -375,6 +375,7 @@ macro_rules! in_the_callers_transaction {
                 quantity: 1,
                 tracking_number: None,
                 payment: None,
+                deadline: None,
             })
             .await
             .expect("create");

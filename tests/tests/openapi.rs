@@ -254,6 +254,21 @@ const PROBES: &[Probe] = &[
         headers: &[],
         body: None,
     },
+    // `expire` is the deadline's: a caller needs its permission.
+    Probe {
+        method: "POST",
+        path: "/orders/2/expire",
+        documented: "/orders/{id}/expire",
+        headers: &[],
+        body: None,
+    },
+    Probe {
+        method: "POST",
+        path: "/orders/actions/expire",
+        documented: "/orders/actions/expire",
+        headers: &[JSON],
+        body: Some(r#"{"ids": [2]}"#),
+    },
     Probe {
         method: "POST",
         path: "/orders/2/cancel",
@@ -395,7 +410,7 @@ async fn every_route_and_every_observed_status_is_documented(backend: Backend) {
     let parsed: utoipa::openapi::OpenApi =
         serde_json::from_value(doc.clone()).expect("an OpenAPI 3.1 document");
     // One path per action, one and many: each has its own input.
-    assert_eq!(parsed.paths.paths.len(), 18);
+    assert_eq!(parsed.paths.paths.len(), 20);
     assert_eq!(
         doc["components"]["schemas"]["OrderState"]["enum"],
         serde_json::json!([
@@ -409,12 +424,25 @@ async fn every_route_and_every_observed_status_is_documented(backend: Backend) {
     );
     assert_eq!(
         doc["components"]["schemas"]["OrderAction"]["enum"],
-        serde_json::json!(["pay", "cancel", "ship", "refund", "deliver"])
+        serde_json::json!(["pay", "cancel", "expire", "ship", "refund", "deliver"])
     );
     assert!(
         doc["components"]["schemas"]["IllegalTransitionProblem"]["properties"]["allowed_actions"]
             .is_object()
     );
+    // A pending order's deadline, in its representation and its transitions.
+    for schema in ["Order", "Transitions"] {
+        let deadline = &doc["components"]["schemas"][schema]["properties"]["deadline"];
+        assert_eq!(
+            deadline["properties"]["at"]["format"], "date-time",
+            "{schema}"
+        );
+        assert_eq!(
+            deadline["required"],
+            serde_json::json!(["action", "at"]),
+            "{schema}"
+        );
+    }
 
     let mut observed = Vec::new();
     for Probe {

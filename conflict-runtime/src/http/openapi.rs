@@ -330,9 +330,43 @@ pub fn transitions_schema<S: StateMachine>() -> Schema {
                 "With `?explain=true`: every move the caller may request",
             )),
         )
+        .property("deadline", deadline_schema::<S>())
         .required("current_state")
         .required("allowed_actions")
         .required("allowed_next_states")
+        .build()
+        .into()
+}
+
+/// A pending deadline, as [`Pending`](crate::moves::Pending) serializes it:
+/// the move it makes by itself (`action`), when (`at`), and why the last
+/// attempt was not made (`not_made`, when it was not).
+#[must_use]
+pub fn deadline_schema<S: StateMachine>() -> Schema {
+    ObjectBuilder::new()
+        .description(Some(
+            "The move the resource makes by itself, unless another move comes first",
+        ))
+        .property(
+            "action",
+            string().enum_values(Some(S::Action::NAMES.iter().copied())),
+        )
+        .property(
+            "at",
+            string()
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::DateTime,
+                )))
+                .description(Some("When it is due (RFC 3339, UTC)")),
+        )
+        .property(
+            "not_made",
+            string().description(Some(
+                "Why the last attempt did not move (a guard blocked it); absent otherwise",
+            )),
+        )
+        .required("action")
+        .required("at")
         .build()
         .into()
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::etag::etag;
 use crate::guard::Blocker;
 use crate::machine::{Action, StateMachine};
-use crate::moves::{Allowed, Caller, Moved, Rules};
+use crate::moves::{Allowed, Caller, Moved, Pending, Rules};
 use crate::store::{Entry, Inserted, Resource, Versioned};
 
 impl<Id, R: Serialize> IntoResponse for Versioned<Id, R> {
@@ -98,6 +98,8 @@ pub struct Transitions {
     allowed_next_states: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     moves: Option<Vec<ExplainedMove>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline: Option<serde_json::Value>,
 }
 
 /// One move of an explained [`Transitions`].
@@ -117,7 +119,19 @@ impl Transitions {
             allowed_actions: action_names(state.actions()),
             allowed_next_states: state_names(state.next_states()),
             moves: None,
+            deadline: None,
         }
+    }
+
+    /// With the resource's pending deadline ([`Deadlines::pending`]): the
+    /// move it makes by itself, when, and why it was not made if it was
+    /// not.
+    ///
+    /// [`Deadlines::pending`]: crate::moves::Deadlines::pending
+    #[must_use]
+    pub fn with_deadline<S: StateMachine>(mut self, pending: Option<&Pending<S>>) -> Self {
+        self.deadline = pending.and_then(|pending| serde_json::to_value(pending).ok());
+        self
     }
 
     /// The moves `caller` may make on `resource` now, after guards and
@@ -145,6 +159,7 @@ impl Transitions {
                     })
                     .collect()
             }),
+            deadline: None,
         }
     }
 }

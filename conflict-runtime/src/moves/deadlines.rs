@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use tokio::sync::watch;
 
 use super::dispatch::{Retry, Running};
@@ -32,6 +33,21 @@ pub struct Pending<S: StateMachine> {
     pub at: SystemTime,
     /// Why it was not made when last tried (a guard blocked it), if it was.
     pub not_made: Option<String>,
+}
+
+/// `{"action": "expire", "at": "2026-11-30T10:30:00.000Z"}`, with
+/// `"not_made"` when the last attempt was not made: states and actions by
+/// wire name, `at` in RFC 3339 (UTC, milliseconds).
+impl<S: StateMachine> Serialize for Pending<S> {
+    fn serialize<Ser: Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("action", self.action.name())?;
+        map.serialize_entry("at", &humantime::format_rfc3339_millis(self.at).to_string())?;
+        if let Some(why) = &self.not_made {
+            map.serialize_entry("not_made", why)?;
+        }
+        map.end()
+    }
 }
 
 /// A deadline claimed by a scheduler: the resource, the version at which

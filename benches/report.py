@@ -24,6 +24,9 @@ before_outbox = {}
 delivered = {}
 latency = None
 jetstream = {}
+fired = {}
+lag = None
+idle = None
 service = defaultdict(lambda: defaultdict(list))
 for line in open(results):
     kind, *rest = line.rstrip("\n").split("\t")
@@ -71,6 +74,15 @@ for line in open(results):
     elif kind == "latency":
         rate, p50, p99, samples = rest
         latency = (int(rate), float(p50), float(p99), int(samples))
+    elif kind == "fired":
+        schedulers, count, rate = rest
+        fired[int(schedulers)] = (int(count), float(rate))
+    elif kind == "lag":
+        rate, p50, p99, samples = rest
+        lag = (int(rate), float(p50), float(p99), int(samples))
+    elif kind == "idle":
+        seconds, queries = rest
+        idle = (int(seconds), float(queries))
     elif kind == "jetstream":
         at_once, events, rate = rest
         jetstream[int(at_once)] = (int(events), float(rate))
@@ -303,6 +315,35 @@ if outbox:
         for at_once, (_, rate) in sorted(jetstream.items()):
             w(f"| {at_once} | {rate:,.0f} |")
         w("")
+
+if fired or lag or idle:
+    w("## 7. Deadlines\n")
+    w("Doors that close by themselves a second after they open (`with_deadline`), on Postgres: the "
+      "deadline row is written by the move's own statement; a `Scheduler` claims due ones "
+      "(`FOR UPDATE SKIP LOCKED`, under a lease) and makes each as an ordinary move through the "
+      "engine, conditional on the version the deadline was set at.\n")
+    if fired:
+        count = next(iter(fired.values()))[0]
+        w(f"Made per second: {count:,} deadlines due at once (a `ManualClock` moved past them), "
+          "made by one scheduler, then as many more by two (two pools: two instances); every one "
+          "made exactly once (the binary fails otherwise):\n")
+        w("| schedulers | deadlines/s |")
+        w("| ---: | ---: |")
+        for schedulers, (_, rate) in sorted(fired.items()):
+            w(f"| {schedulers} | {rate:,.0f} |")
+        w("")
+    if lag:
+        rate, p50, p99, samples = lag
+        w(f"Lag from due time to the move: {rate} doors opened per second for {samples} doors, each "
+          "due a second later, one scheduler running on the system clock; from each deadline's due "
+          f"time to the `at` of its move's history row: p50 {p50:.1f} ms, p99 {p99:.1f} ms.\n")
+    if idle:
+        seconds, queries = idle
+        w(f"An idle scheduler (nothing due, {seconds} s): {queries:.2f} queries per second more than "
+          "the database ran without it. It looks at the soonest deadline's time or after the "
+          "shortest declared deadline, whichever is first, and at least once a minute: here the "
+          "deadlines are a second long, so it looks once a second (a claim and a `min(next_at)`); "
+          "with the example's 30-minute window it looks once a minute.\n")
 
 w("## How to run\n")
 w("```sh\nbenches/run.sh            # everything above, rewrites this file\n"

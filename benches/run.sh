@@ -185,6 +185,15 @@ else
     echo "no Postgres answers at $DATABASE_URL: part 6 skipped" >&2
 fi
 
+step "7. deadlines: made per second by one and two schedulers, lag, an idle scheduler's queries"
+if psql "$DATABASE_URL" -qc 'select 1' >/dev/null 2>&1; then
+    cargo build -q --release -p conflict-benches --bin deadlines
+    if $quick; then deadline_args=(200 50 1 1); else deadline_args=(5000 200 10 10); fi
+    "$target/release/deadlines" "${deadline_args[@]}" >> "$results"
+else
+    echo "no Postgres answers at $DATABASE_URL: part 7 skipped" >&2
+fi
+
 step "report"
 python3 benches/report.py "$results" "$report" "$quick"
 echo "wrote $report" >&2

@@ -341,12 +341,14 @@ where
         let claimed = store.claim_due(now, self.batch, self.lease).await?;
         let mut made = 0;
         for due in &claimed {
-            let settled = self.make(due).await;
-            if matches!(settled, Ok(true)) {
-                made += 1;
-            }
-            let settled = match settled {
-                Ok(_) => DueSettled::Done,
+            let settled = match self.make(due).await {
+                // The move's own atomic step replaced or cleared the
+                // deadline: nothing is left to settle.
+                Ok(true) => {
+                    made += 1;
+                    continue;
+                }
+                Ok(false) => DueSettled::Done,
                 Err(why) => DueSettled::Later {
                     at: self.clock.now() + self.retry.after(due.attempt),
                     why,

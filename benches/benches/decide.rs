@@ -17,14 +17,14 @@ const STREAM: usize = 4096;
 
 mod by_hand {
     use OrderStatus::{Cancelled, Delivered, Paid, Pending, Refunded, Shipped};
-    use OrderStatusAction::{Cancel, Deliver, Pay, Refund, Ship};
+    use OrderStatusAction::{Cancel, Deliver, Expire, Pay, Refund, Ship};
     use conflict_benches::{OrderStatus, OrderStatusAction};
 
     #[inline(never)]
     pub fn by_match(state: OrderStatus, action: OrderStatusAction) -> Option<OrderStatus> {
         match (state, action) {
             (Pending, Pay) => Some(Paid),
-            (Pending | Paid, Cancel) => Some(Cancelled),
+            (Pending | Paid, Cancel) | (Pending, Expire) => Some(Cancelled),
             (Paid, Ship) => Some(Shipped),
             (Paid, Refund) => Some(Refunded),
             (Shipped, Deliver) => Some(Delivered),
@@ -32,14 +32,29 @@ mod by_hand {
         }
     }
 
-    // Rows are states, columns actions (Pay, Cancel, Ship, Refund, Deliver).
-    const TABLE: [[Option<OrderStatus>; 5]; 6] = [
-        [Some(Paid), Some(Cancelled), None, None, None],
-        [None, Some(Cancelled), Some(Shipped), Some(Refunded), None],
-        [None, None, None, None, Some(Delivered)],
-        [None; 5],
-        [None; 5],
-        [None; 5],
+    // Rows are states, columns actions (Pay, Cancel, Expire, Ship, Refund,
+    // Deliver).
+    const TABLE: [[Option<OrderStatus>; 6]; 6] = [
+        [
+            Some(Paid),
+            Some(Cancelled),
+            Some(Cancelled),
+            None,
+            None,
+            None,
+        ],
+        [
+            None,
+            Some(Cancelled),
+            None,
+            Some(Shipped),
+            Some(Refunded),
+            None,
+        ],
+        [None, None, None, None, None, Some(Delivered)],
+        [None; 6],
+        [None; 6],
+        [None; 6],
     ];
 
     #[inline(never)]
@@ -89,6 +104,7 @@ mod peer_rust_fsm {
         Pending => {
             Pay => Paid,
             Cancel => Cancelled,
+            Expire => Cancelled,
         },
         Paid => {
             Ship => Shipped,
@@ -113,6 +129,7 @@ mod peer_smlang {
         transitions: {
             *Pending + Pay = Paid,
             Pending + Cancel = Cancelled,
+            Pending + Expire = Cancelled,
             Paid + Ship = Shipped,
             Paid + Cancel = Cancelled,
             Paid + Refund = Refunded,
@@ -144,6 +161,7 @@ mod peer_statig {
     pub enum Event {
         Pay,
         Cancel,
+        Expire,
         Ship,
         Refund,
         Deliver,
@@ -155,7 +173,7 @@ mod peer_statig {
         fn pending(event: &Event) -> Outcome<State> {
             match event {
                 Event::Pay => Transition(State::paid()),
-                Event::Cancel => Transition(State::cancelled()),
+                Event::Cancel | Event::Expire => Transition(State::cancelled()),
                 _ => Handled,
             }
         }
@@ -259,6 +277,7 @@ fn decisions(c: &mut Criterion) {
     let rust_fsm_inputs = [
         peer_rust_fsm::Input::Pay,
         peer_rust_fsm::Input::Cancel,
+        peer_rust_fsm::Input::Expire,
         peer_rust_fsm::Input::Ship,
         peer_rust_fsm::Input::Refund,
         peer_rust_fsm::Input::Deliver,
@@ -279,6 +298,7 @@ fn decisions(c: &mut Criterion) {
     let smlang_events = [
         peer_smlang::Events::Pay,
         peer_smlang::Events::Cancel,
+        peer_smlang::Events::Expire,
         peer_smlang::Events::Ship,
         peer_smlang::Events::Refund,
         peer_smlang::Events::Deliver,
@@ -290,6 +310,7 @@ fn decisions(c: &mut Criterion) {
     let statig_events = [
         peer_statig::Event::Pay,
         peer_statig::Event::Cancel,
+        peer_statig::Event::Expire,
         peer_statig::Event::Ship,
         peer_statig::Event::Refund,
         peer_statig::Event::Deliver,

@@ -440,8 +440,10 @@ on_every_store!(
     trimming_forgets_old_events_for_readers_not_for_deliveries,
 );
 
+/// A move in the caller's transaction: its event and the deadline it sets
+/// (an open door closes itself) roll back and commit with it.
 mod sql {
-    use conflict_runtime::moves::{Anonymous, Engine, MoveSpec, Outbox, Rules};
+    use conflict_runtime::moves::{Anonymous, Deadlines, Engine, MoveSpec, Outbox, Rules};
     use conflict_runtime::store::Create;
 
     use super::{Backend, DoorAction, room};
@@ -467,6 +469,7 @@ mod sql {
         transaction.rollback().await.unwrap();
         drop(opened);
         assert_eq!(store.events(start, 10).await.unwrap(), []);
+        assert_eq!(store.pending(&id).await.unwrap(), None);
         let mut transaction = store.pool().begin().await.unwrap();
         let opened = engine
             .perform_in(&mut transaction, &Anonymous, open(id))
@@ -475,6 +478,7 @@ mod sql {
         transaction.commit().await.unwrap();
         let _ = opened.after_commit().await;
         assert_eq!(store.events(start, 10).await.unwrap().len(), 1);
+        assert!(store.pending(&id).await.unwrap().is_some());
         backend.finish().await;
     }
 
@@ -493,6 +497,7 @@ mod sql {
         transaction.rollback().await.unwrap();
         drop(opened);
         assert_eq!(store.events(start, 10).await.unwrap(), []);
+        assert_eq!(store.pending(&id).await.unwrap(), None);
         let mut transaction = store.pool().begin().await.unwrap();
         let opened = engine
             .perform_in(&mut transaction, &Anonymous, open(id))
@@ -501,6 +506,7 @@ mod sql {
         transaction.commit().await.unwrap();
         let _ = opened.after_commit().await;
         assert_eq!(store.events(start, 10).await.unwrap().len(), 1);
+        assert!(store.pending(&id).await.unwrap().is_some());
         backend.finish().await;
     }
 }

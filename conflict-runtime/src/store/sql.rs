@@ -177,6 +177,7 @@ pub(crate) fn at_micros(micros: i64) -> SystemTime {
 }
 
 /// Text as an SQL string literal.
+#[cfg(feature = "postgres")]
 pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
@@ -226,6 +227,7 @@ impl DeadlineRow {
     /// The deadlines as SQL: `VALUES` rows of (state, action, seconds), and
     /// the list of their states; `None` without deadlines, whose
     /// statements then do not touch `conflict_deadlines` at all.
+    #[cfg(feature = "postgres")]
     pub(crate) fn sql(rows: &[DeadlineRow]) -> Option<(String, String)> {
         if rows.is_empty() {
             return None;

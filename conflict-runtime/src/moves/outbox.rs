@@ -124,7 +124,10 @@ pub struct Dead<S: StateMachine> {
 pub trait Outbox<R: Resource>: Store<R> {
     /// The events of this store's kind after `after`, in order, at most
     /// `limit`. Positions are final: no event will later appear before one
-    /// that was read.
+    /// that was read. The price on Postgres: a committed event can be read
+    /// once every transaction older than its own has ended (any transaction
+    /// of the database server), so a reader may see it a moment after the
+    /// commit, and not while a long transaction stays open.
     fn events(
         &self,
         after: u64,

@@ -317,3 +317,26 @@ macro_rules! on_every_store {
         }
     };
 }
+
+/// The events after `after` once `count` of them can be read (at most a
+/// minute): on Postgres an event takes its place in the order only when
+/// every transaction older than its own has ended, and the tests running
+/// beside this one hold some.
+pub async fn events_after<R, St>(
+    store: &St,
+    after: u64,
+    count: usize,
+) -> Vec<conflict_runtime::moves::Event<R::State>>
+where
+    R: conflict_runtime::store::Resource,
+    St: conflict_runtime::moves::Outbox<R>,
+{
+    for _ in 0..6000 {
+        let events = store.events(after, 1000).await.unwrap();
+        if events.len() >= count {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{count} events after {after}: not within a minute");
+}

@@ -31,6 +31,10 @@ pub mod rooms {
         pub name: String,
         /// Its door.
         pub door: Door,
+        /// When its door, once open, closes by itself (Unix seconds), for
+        /// stores given a deadline read from the room; `None` for the door's
+        /// declared hour.
+        pub closes_at: Option<i64>,
     }
 
     impl Resource for Room {
@@ -55,11 +59,14 @@ pub mod rooms {
         &'static str: sqlx::ColumnIndex<Row>,
         String: sqlx::Decode<'r, Row::Database> + sqlx::Type<Row::Database>,
         Door: sqlx::Decode<'r, Row::Database> + sqlx::Type<Row::Database>,
+        Option<i64>: sqlx::Decode<'r, Row::Database>,
+        i64: sqlx::Type<Row::Database>,
     {
         fn from_row(row: &'r Row) -> Result<Self, sqlx::Error> {
             Ok(Room {
                 name: row.try_get("name")?,
                 door: row.try_get("door")?,
+                closes_at: row.try_get("closes_at")?,
             })
         }
     }
@@ -76,6 +83,7 @@ pub mod rooms {
         Room {
             name: name.to_owned(),
             door: Door::Closed,
+            closes_at: None,
         }
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use conflict_runtime::deadline::{Deadline, InvalidDeadline};
 use conflict_runtime::guard::Blocker;
 use conflict_runtime::moves::{
-    Clock, Deadlines, Engine, ManualClock, Outbox, Retry, Rules, Scheduler,
+    Anonymous, Clock, Deadlines, Engine, ManualClock, MoveSpec, Outbox, Retry, Rules, Scheduler,
 };
 use conflict_runtime::store::{Change, Create, MemoryStore, Move, PgStore, SqliteStore, Store};
 use conflict_tests::rooms::{Door, DoorAction, Room, room};
@@ -28,11 +28,25 @@ trait Rooms:
 {
     /// The store's own `with_deadline`.
     fn with(self, deadline: Deadline<Door>) -> Self;
+
+    /// The store's own `with_deadline_at`: the room's `closes_at` makes the
+    /// move `action` from `state`.
+    fn closing_at(self, state: Door, action: DoorAction) -> Result<Self, InvalidDeadline>;
+}
+
+/// When a room says its door closes.
+fn closes_at(room: &Room) -> Option<SystemTime> {
+    let seconds = u64::try_from(room.closes_at?).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
 impl Rooms for MemoryStore<Room, i64> {
     fn with(self, deadline: Deadline<Door>) -> Self {
         self.with_deadline(deadline)
+    }
+
+    fn closing_at(self, state: Door, action: DoorAction) -> Result<Self, InvalidDeadline> {
+        self.with_deadline_at(state, action, closes_at)
     }
 }
 
@@ -40,11 +54,19 @@ impl Rooms for PgStore<Room, i64> {
     fn with(self, deadline: Deadline<Door>) -> Self {
         self.with_deadline(deadline)
     }
+
+    fn closing_at(self, state: Door, action: DoorAction) -> Result<Self, InvalidDeadline> {
+        self.with_deadline_at(state, action, closes_at)
+    }
 }
 
 impl Rooms for SqliteStore<Room, i64> {
     fn with(self, deadline: Deadline<Door>) -> Self {
         self.with_deadline(deadline)
+    }
+
+    fn closing_at(self, state: Door, action: DoorAction) -> Result<Self, InvalidDeadline> {
+        self.with_deadline_at(state, action, closes_at)
     }
 }
 
@@ -327,12 +349,136 @@ async fn missed_deadlines_are_made_at_start_in_due_order<St: Rooms>(store: St, _
     assert_eq!(order, due_order);
 }
 
+async fn a_deadline_read_from_the_resource_is_set_with_the_move<St: Rooms>(store: St, _: St) {
+    assert_eq!(
+        store
+            .clone()
+            .closing_at(Door::Closed, DoorAction::Close)
+            .err(),
+        Some(InvalidDeadline::NotAMove {
+            state: "closed",
+            action: "close"
+        })
+    );
+    let store = store.closing_at(Door::Open, DoorAction::Close).unwrap();
+    assert!(store.reads_due_times());
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let in_90s = i64::try_from(now + 90).unwrap();
+    let timed = |name: &str| Room {
+        closes_at: Some(in_90s),
+        ..room(name)
+    };
+    let due = closes_at(&timed("")).unwrap();
+
+    // Created closed: no deadline until the door opens, then the room's own.
+    let hall = *store.create(timed("hall")).await.unwrap().id();
+    assert_eq!(store.pending(&hall).await.unwrap(), None);
+    open(&store, hall).await;
+    let pending = store.pending(&hall).await.unwrap().expect("the room's own");
+    assert_eq!((pending.action, pending.at), (DoorAction::Close, due));
+    // A room that names no time has no deadline: the declared hour is replaced.
+    let attic = *store.create(room("attic")).await.unwrap().id();
+    open(&store, attic).await;
+    assert_eq!(store.pending(&attic).await.unwrap(), None);
+    // Created open, by the store's id or by one chosen: due from the start.
+    let open_now = || Room {
+        door: Door::Open,
+        ..timed("porch")
+    };
+    let porch = *store.create(open_now()).await.unwrap().id();
+    assert_eq!(
+        store.pending(&porch).await.unwrap().map(|p| p.at),
+        Some(due)
+    );
+    store.insert(9_000, open_now()).await.unwrap();
+    assert_eq!(
+        store.pending(&9_000).await.unwrap().map(|p| p.at),
+        Some(due)
+    );
+    // Moved together, each from its own data.
+    let cellar = *store.create(timed("cellar")).await.unwrap().id();
+    let shed = *store.create(room("shed")).await.unwrap().id();
+    let change = Change::new(Move::Action(DoorAction::Open));
+    let moved = store
+        .apply_each(vec![(cellar, change.clone()), (shed, change)])
+        .await;
+    assert!(moved.iter().all(Result::is_ok), "{moved:?}");
+    assert_eq!(
+        store.pending(&cellar).await.unwrap().map(|p| p.at),
+        Some(due)
+    );
+    assert_eq!(store.pending(&shed).await.unwrap(), None);
+
+    // Made when the room says, as an ordinary move.
+    let clock = ManualClock::new();
+    let early = due - Duration::from_secs(1);
+    clock.advance(early.duration_since(clock.now()).unwrap());
+    assert_eq!(scheduler(&store, &clock).run_due().await.unwrap(), 0);
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(scheduler(&store, &clock).run_due().await.unwrap(), 4);
+    for id in [hall, porch, 9_000, cellar] {
+        assert_eq!(store.get(&id).await.unwrap().value().door, Door::Closed);
+        assert_eq!(store.pending(&id).await.unwrap(), None);
+    }
+    assert_eq!(
+        closes(&store, hall).await,
+        [(3, Some("deadline".to_owned()))]
+    );
+    assert_eq!(store.get(&attic).await.unwrap().value().door, Door::Open);
+}
+
 on_every_store!(
     entering_a_state_sets_its_deadline_and_leaving_clears_it,
     a_deadline_set_at_runtime_replaces_the_declared_one,
+    a_deadline_read_from_the_resource_is_set_with_the_move,
     a_due_deadline_is_made_once_as_an_ordinary_move,
     a_move_in_between_cancels_the_deadline,
     two_schedulers_make_each_of_many_deadlines_once,
     a_blocked_deadline_records_why_and_waits_its_backoff,
     missed_deadlines_are_made_at_start_in_due_order,
 );
+
+/// A deadline read from the room, moved in the caller's transaction: set
+/// when the transaction commits, not when it rolls back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deadline_read_from_the_resource_commits_with_the_callers_transaction() {
+    let Some(backend) = support::Backend::postgres().await else {
+        return;
+    };
+    let store = backend
+        .pg_rooms()
+        .await
+        .with_deadline_at(Door::Open, DoorAction::Close, closes_at)
+        .unwrap();
+    let engine = Engine::new(store.clone(), Rules::new());
+    let timed = Room {
+        closes_at: Some(4_102_444_800),
+        ..room("hall")
+    };
+    let due = closes_at(&timed);
+    let id = *store.create(timed).await.unwrap().id();
+    for commit in [false, true] {
+        let mut transaction = store.pool().begin().await.unwrap();
+        let opened = engine
+            .perform_in(
+                &mut transaction,
+                &Anonymous,
+                MoveSpec::action(id, DoorAction::Open),
+            )
+            .await
+            .unwrap();
+        if commit {
+            transaction.commit().await.unwrap();
+            let _ = opened.after_commit().await;
+        } else {
+            transaction.rollback().await.unwrap();
+            drop(opened);
+        }
+        let pending = store.pending(&id).await.unwrap().map(|p| p.at);
+        assert_eq!(pending, if commit { due } else { None });
+    }
+    backend.finish().await;
+}

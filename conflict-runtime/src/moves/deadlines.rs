@@ -16,7 +16,7 @@ use super::engine::{Engine, MoveSpec};
 use super::error::{MoveError, MoveErrorKind};
 use super::rules::Caller;
 use super::store::{Expected, Resource, Store, StoreError};
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, InvalidDeadline};
 use crate::machine::{Action, StateMachine};
 
 type StateOf<R> = <R as Resource>::State;
@@ -47,6 +47,119 @@ impl<S: StateMachine> Serialize for Pending<S> {
             map.serialize_entry("not_made", why)?;
         }
         map.end()
+    }
+}
+
+/// Deadlines whose due time is read from the resource (an invoice's own
+/// `due_at`), in place of their states' declared ones: what a store's
+/// `with_deadline_at` keeps.
+pub(crate) struct Computed<R: Resource>(Arc<[DueFrom<R>]>);
+
+/// One state's deadline read from the resource: `None` from `at` is no
+/// deadline for that resource.
+struct DueFrom<R: Resource> {
+    state: StateOf<R>,
+    action: <StateOf<R> as StateMachine>::Action,
+    at: Arc<DueTime<R>>,
+}
+
+/// Reads a resource's due time.
+type DueTime<R> = dyn Fn(&R) -> Option<SystemTime> + Send + Sync;
+
+impl<R: Resource> Clone for DueFrom<R> {
+    fn clone(&self) -> Self {
+        DueFrom {
+            state: self.state,
+            action: self.action,
+            at: Arc::clone(&self.at),
+        }
+    }
+}
+
+impl<R: Resource> Clone for Computed<R> {
+    fn clone(&self) -> Self {
+        Computed(Arc::clone(&self.0))
+    }
+}
+
+impl<R: Resource> Default for Computed<R> {
+    fn default() -> Self {
+        Computed(Arc::new([]))
+    }
+}
+
+impl<R: Resource> std::fmt::Debug for Computed<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|due| (due.state, due.action)))
+            .finish()
+    }
+}
+
+impl<R: Resource> Computed<R> {
+    /// These with `action` made at the time `at` reads from a resource in
+    /// `state`, in place of what `state` had.
+    ///
+    /// # Errors
+    /// [`InvalidDeadline::NotAMove`] when `action` does not leave `state`.
+    pub(crate) fn with(
+        &self,
+        state: StateOf<R>,
+        action: <StateOf<R> as StateMachine>::Action,
+        at: impl Fn(&R) -> Option<SystemTime> + Send + Sync + 'static,
+    ) -> Result<Self, InvalidDeadline> {
+        if state.apply(action).is_err() {
+            return Err(InvalidDeadline::NotAMove {
+                state: state.name(),
+                action: action.name(),
+            });
+        }
+        let mut computed: Vec<DueFrom<R>> = self
+            .0
+            .iter()
+            .filter(|due| due.state != state)
+            .cloned()
+            .collect();
+        computed.push(DueFrom {
+            state,
+            action,
+            at: Arc::new(at),
+        });
+        Ok(Computed(computed.into()))
+    }
+
+    /// Whether there are any.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// When `resource`, entering its state at `now`, is due to move by
+    /// itself, and by which action: its state's deadline read from it, or
+    /// else `declared`, the state's deadline a span after entering it.
+    pub(crate) fn due(
+        &self,
+        resource: &R,
+        declared: Option<Deadline<StateOf<R>>>,
+        now: SystemTime,
+    ) -> Option<(<StateOf<R> as StateMachine>::Action, SystemTime)> {
+        self.of(resource)
+            .unwrap_or_else(|| declared.map(|deadline| (deadline.action(), now + deadline.after())))
+    }
+
+    /// The deadline of `resource`, in the state it is in: `None` when that
+    /// state's deadline is not read from the resource, `Some(None)` when it
+    /// is and the resource has no due time.
+    #[allow(
+        clippy::option_option,
+        reason = "not computed, and computed to nothing, are told apart"
+    )]
+    pub(crate) fn of(
+        &self,
+        resource: &R,
+    ) -> Option<Option<(<StateOf<R> as StateMachine>::Action, SystemTime)>> {
+        let state = resource.state();
+        let due = self.0.iter().find(|due| due.state == state)?;
+        Some((due.at)(resource).map(|at| (due.action, at)))
     }
 }
 
@@ -88,6 +201,11 @@ pub trait Deadlines<R: Resource>: Store<R> {
     /// The deadlines the store sets: those declared on the machine, with
     /// those given at runtime in their states' place.
     fn schedule(&self) -> Vec<Deadline<StateOf<R>>>;
+
+    /// Whether some state's deadline is read from each resource
+    /// (`with_deadline_at`): one set from now on may be due at any time, so
+    /// a running [`Scheduler`] looks at least every [`Scheduler::poll`].
+    fn reads_due_times(&self) -> bool;
 
     /// The resource's pending deadline, if its state has one.
     fn pending(
@@ -249,6 +367,7 @@ pub struct Scheduler<R: Resource, St> {
     batch: usize,
     lease: Duration,
     retry: Retry,
+    poll: Duration,
 }
 
 impl<R: Resource, St: Clone> Clone for Scheduler<R, St> {
@@ -259,6 +378,7 @@ impl<R: Resource, St: Clone> Clone for Scheduler<R, St> {
             batch: self.batch,
             lease: self.lease,
             retry: self.retry,
+            poll: self.poll,
         }
     }
 }
@@ -282,7 +402,19 @@ where
                 first: Duration::from_secs(1),
                 max: Duration::from_mins(10),
             },
+            poll: Duration::from_secs(1),
         }
+    }
+
+    /// How often a running scheduler looks for deadlines when they are read
+    /// from the resources (1 s by default): such a deadline, set due sooner
+    /// than that, is made up to this late. Unused by a store whose
+    /// deadlines are all a span after entering a state, which the scheduler
+    /// knows the shortest of.
+    #[must_use]
+    pub fn poll(mut self, every: Duration) -> Self {
+        self.poll = every.max(Duration::from_millis(1));
+        self
     }
 
     /// Reads the time from `clock` ([`ManualClock`] in tests).
@@ -402,20 +534,21 @@ where
 
     /// Runs passes as a task until shut down: makes what is due, then
     /// sleeps until the soonest deadline, or for at most the shortest
-    /// declared deadline (a deadline set meanwhile is due no sooner), or a
-    /// minute, whichever is first. A missed deadline (every scheduler was
-    /// down) is made at start, in due order.
+    /// declared deadline (a deadline set meanwhile is due no sooner), or
+    /// [`poll`](Scheduler::poll) when deadlines are read from the
+    /// resources, or a minute, whichever is first. A missed deadline (every
+    /// scheduler was down) is made at start, in due order.
     pub fn start(self) -> Running
     where
         St: Clone,
     {
         let (stop, mut stopped) = watch::channel(false);
-        let shortest = self
-            .engine
-            .store()
+        let store = self.engine.store();
+        let shortest = store
             .schedule()
             .iter()
             .map(Deadline::after)
+            .chain(store.reads_due_times().then_some(self.poll))
             .min()
             .unwrap_or(IDLE)
             .min(IDLE);

@@ -69,6 +69,7 @@ mod outbox;
 mod rules;
 pub(crate) mod store;
 
+pub(crate) use self::deadlines::Computed;
 pub use self::deadlines::{
     Claimed, Clock, Deadlines, Due, DueSettled, ManualClock, Pending, Scheduler, SystemClock,
 };

@@ -12,10 +12,11 @@ use super::{
     Change, ChangeParts, Create, Entry, Inserted, Keyed, List, Page, Resource, Store, StoreError,
     Versioned,
 };
-use crate::deadline::{Deadline, Schedule};
+use crate::deadline::{Deadline, InvalidDeadline, Schedule};
+use crate::machine::StateMachine;
 use crate::moves::{
-    Commits, Dead, Deadlines, Delivery, Due, DueSettled, Event, Outbox, Pending, Settled, Wake,
-    Wakeups,
+    Commits, Computed, Dead, Deadlines, Delivery, Due, DueSettled, Event, Outbox, Pending, Settled,
+    Wake, Wakeups,
 };
 
 /// The embedded store: resources in a map behind one lock, for a single
@@ -33,6 +34,7 @@ pub struct MemoryStore<R: Resource, Id = u64> {
     log: Arc<Mutex<Log<R::State, Id>>>,
     committed: Commits,
     schedule: Schedule<R::State>,
+    computed: Computed<R>,
 }
 
 struct Inner<R: Resource, Id> {
@@ -62,6 +64,7 @@ impl<R: Resource, Id> Clone for MemoryStore<R, Id> {
             log: Arc::clone(&self.log),
             committed: self.committed.clone(),
             schedule: self.schedule.clone(),
+            computed: self.computed.clone(),
         }
     }
 }
@@ -85,6 +88,7 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
             log: Arc::new(Mutex::new(Log::new(capacity.max(1)))),
             committed: Commits::default(),
             schedule: Schedule::default(),
+            computed: Computed::default(),
         }
     }
 
@@ -96,6 +100,34 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
     pub fn with_deadline(mut self, deadline: Deadline<R::State>) -> Self {
         self.schedule = self.schedule.with(deadline);
         self
+    }
+
+    /// Sets the deadline of `state` from each resource's own data: `action`
+    /// is made at the time `at` reads from the resource as it enters
+    /// `state` (an invoice's `due_at`; `None` sets no deadline), in place
+    /// of the state's declared one. Set it before the store is used: the
+    /// clones made before keep the deadlines they had.
+    ///
+    /// # Errors
+    /// [`InvalidDeadline::NotAMove`] when `action` does not leave `state`.
+    pub fn with_deadline_at(
+        mut self,
+        state: R::State,
+        action: <R::State as StateMachine>::Action,
+        at: impl Fn(&R) -> Option<SystemTime> + Send + Sync + 'static,
+    ) -> Result<Self, InvalidDeadline> {
+        self.computed = self.computed.with(state, action, at)?;
+        Ok(self)
+    }
+
+    /// When `value`, entering its state at `now`, is due to move by itself.
+    fn due(
+        &self,
+        value: &R,
+        now: SystemTime,
+    ) -> Option<(<R::State as StateMachine>::Action, SystemTime)> {
+        let declared = self.schedule.of(value.state()).copied();
+        self.computed.due(value, declared, now)
     }
 }
 
@@ -152,7 +184,7 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
                 state: existing.get().current.value.state(),
             }),
             Vacant(slot) => {
-                deadlines.entered(&id, self.schedule.of(value.state()), 1, SystemTime::now());
+                deadlines.entered(&id, self.due(&value, SystemTime::now()), 1);
                 Ok(Inserted::Created(
                     slot.insert(Slot::new(Versioned::new(id, 1, value)))
                         .current
@@ -200,7 +232,7 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
             note,
         };
         let moved = current.clone();
-        deadlines.entered(id, self.schedule.of(to), moved.version, entry.at);
+        deadlines.entered(id, self.due(&moved.value, entry.at), moved.version);
         self.log().push(id, &entry);
         slot.history.push(entry);
         drop(inner);
@@ -252,8 +284,8 @@ impl<R: Resource, Id: SequentialId + Clone + Eq + Hash> MemoryStore<R, Id> {
             .next_free_id()
             .expect("the id type has room for more resources");
         let created = Versioned::new(id.clone(), 1, make(&id));
-        let deadline = self.schedule.of(created.value.state());
-        inner.deadlines.entered(&id, deadline, 1, SystemTime::now());
+        let due = self.due(&created.value, SystemTime::now());
+        inner.deadlines.entered(&id, due, 1);
         inner.resources.insert(id, Slot::new(created.clone()));
         created
     }
@@ -314,8 +346,8 @@ where
         let mut value = value;
         value.set_id(&id);
         let created = Versioned::new(id.clone(), 1, value);
-        let deadline = self.schedule.of(created.value.state());
-        inner.deadlines.entered(&id, deadline, 1, SystemTime::now());
+        let due = self.due(&created.value, SystemTime::now());
+        inner.deadlines.entered(&id, due, 1);
         inner.resources.insert(id, Slot::new(created.clone()));
         Ok(created)
     }
@@ -435,6 +467,10 @@ where
 {
     fn schedule(&self) -> Vec<Deadline<R::State>> {
         self.schedule.all().to_vec()
+    }
+
+    fn reads_due_times(&self) -> bool {
+        !self.computed.is_empty()
     }
 
     async fn pending(&self, id: &Id) -> Result<Option<Pending<R::State>>, StoreError<R::State>> {

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::time::{Duration, SystemTime};
 
-use crate::deadline::Deadline;
 use crate::machine::StateMachine;
 use crate::moves::{Due, DueSettled, Pending};
 
@@ -36,26 +35,19 @@ impl<S: StateMachine, Id: Clone + Eq + Hash> Book<S, Id> {
         }
     }
 
-    /// The resource `id` entered a state at `version`, `now`: its deadline
-    /// is that state's, or none.
-    pub(super) fn entered(
-        &mut self,
-        id: &Id,
-        deadline: Option<&Deadline<S>>,
-        version: u64,
-        now: SystemTime,
-    ) {
+    /// The resource `id` entered a state at `version`: its deadline is
+    /// `due` (the action and when), or none.
+    pub(super) fn entered(&mut self, id: &Id, due: Option<(S::Action, SystemTime)>, version: u64) {
         if let Some(held) = self.by_id.remove(id) {
             self.queue.remove(&held.next);
         }
-        if let Some(deadline) = deadline {
-            let at = now + deadline.after();
+        if let Some((action, at)) = due {
             let next = self.enqueue(id, at);
             self.by_id.insert(
                 id.clone(),
                 Held {
                     version,
-                    action: deadline.action(),
+                    action,
                     at,
                     next,
                     attempts: 0,

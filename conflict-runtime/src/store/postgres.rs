@@ -14,17 +14,17 @@ use sqlx::{AssertSqlSafe, Decode, Encode, FromRow, Postgres, Row, Type};
 use tokio::sync::Mutex;
 
 use super::sql::{
-    DeadlineRow, MissingColumn, Table, backend, literal, quoted, storable, storable_text, version,
-    written,
+    DeadlineRow, MissingColumn, Table, backend, literal, micros_of, quoted, storable,
+    storable_text, version, written,
 };
 use super::{
     Applied, Change, ChangeParts, Create, Entry, Expected, Inserted, List, Move, Note, Page,
     Resource, Store, StoreError, Versioned,
 };
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, InvalidDeadline};
 use crate::machine::{Action, StateMachine};
 use crate::moves::store::Access;
-use crate::moves::{Caller, Commits, Engine, Hooks, MoveError, MoveSpec, Uncommitted};
+use crate::moves::{Caller, Commits, Computed, Engine, Hooks, MoveError, MoveSpec, Uncommitted};
 
 /// The crate's own tables in Postgres (the history, idempotency keys), as
 /// versioned migrations: run them with [`migrator`], or copy the files of
@@ -117,25 +117,27 @@ impl<R> PgRecord for R where R: Resource + Serialize + for<'r> FromRow<'r, PgRow
 /// let orders: PgStore<Order, i64> = PgStore::connect(pool, Table::new("orders")).await?;
 /// # Ok(()) }
 /// ```
-pub struct PgStore<R, Id = i64> {
+pub struct PgStore<R: Resource, Id = i64> {
     pool: PgPool,
     shape: Arc<Shape>,
     commits: Commits,
+    computed: Computed<R>,
     types: PhantomData<fn() -> (R, Id)>,
 }
 
-impl<R, Id> Clone for PgStore<R, Id> {
+impl<R: Resource, Id> Clone for PgStore<R, Id> {
     fn clone(&self) -> Self {
         PgStore {
             pool: self.pool.clone(),
             shape: Arc::clone(&self.shape),
             commits: self.commits.clone(),
+            computed: self.computed.clone(),
             types: PhantomData,
         }
     }
 }
 
-impl<R, Id> std::fmt::Debug for PgStore<R, Id> {
+impl<R: Resource, Id> std::fmt::Debug for PgStore<R, Id> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore")
             .field("table", &self.shape.names.table)
@@ -152,6 +154,11 @@ struct Shape {
     names: Names,
     /// The deadlines the statements set.
     deadlines: Vec<DeadlineRow>,
+    /// The states whose deadline the store's code sets, from the resource.
+    computed: Vec<&'static str>,
+    /// Sets, and clears, one resource's deadline read from it.
+    deadline_at: Arc<str>,
+    deadline_none: Arc<str>,
     id_column: String,
     /// The columns a create or an edit writes (all but id, state and
     /// version, and generated ones), unquoted.
@@ -196,9 +203,11 @@ impl Names {
 
     /// What a commit does to the deadlines of the rows in `rows` (a CTE
     /// with the table's columns), in the same statement: a row that entered
-    /// a state with a deadline gets it, due that long from now (replacing
-    /// the one of the state it left); any other row loses its deadline.
-    /// Empty for a machine without deadlines.
+    /// a state with a declared deadline gets it, due that long from now
+    /// (replacing the one of the state it left); a row that entered a state
+    /// whose deadline is read from the resource keeps its row for the
+    /// store's code to set in the same transaction; any other row loses its
+    /// deadline. Empty for a machine without deadlines.
     fn deadline_ctes(&self, rows: &str) -> String {
         let Some((values, states)) = &self.deadlines else {
             return String::new();
@@ -210,8 +219,11 @@ impl Names {
             kind,
             ..
         } = self;
-        format!(
-            ", deadline_set AS (
+        let set = if values.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", deadline_set AS (
                 INSERT INTO conflict_deadlines AS d (kind, id, version, action, due_at, next_at)
                 SELECT {kind}, r.{id}::text, r.{version}, dl.action,
                        now() + dl.seconds * interval '1 second',
@@ -222,12 +234,38 @@ impl Names {
                    SET version = excluded.version, action = excluded.action,
                        due_at = excluded.due_at, next_at = excluded.next_at,
                        attempts = 0, not_made = NULL
-             ), deadline_cleared AS (
+             )"
+            )
+        };
+        format!(
+            "{set}, deadline_cleared AS (
                 DELETE FROM conflict_deadlines d USING {rows} r
                  WHERE d.kind = {kind} AND d.id = r.{id}::text
                    AND r.{state}::text NOT IN ({states})
              )"
         )
+    }
+
+    /// Sets the deadline of one resource, `$1` (of the id's type), as the
+    /// store's code computed it: `$2` its version, `$3` the action, `$4`
+    /// when, in microseconds since the Unix epoch.
+    fn deadline_at(&self) -> String {
+        let Names { id_type, kind, .. } = self;
+        format!(
+            "INSERT INTO conflict_deadlines AS d (kind, id, version, action, due_at, next_at)
+             SELECT {kind}, ($1::{id_type})::text, $2, $3, at, at
+               FROM (SELECT timestamptz 'epoch' + $4 * interval '1 microsecond' AS at) due
+             ON CONFLICT (kind, id) DO UPDATE
+                SET version = excluded.version, action = excluded.action,
+                    due_at = excluded.due_at, next_at = excluded.next_at,
+                    attempts = 0, not_made = NULL"
+        )
+    }
+
+    /// Clears the deadline of one resource, `$1` (of the id's type).
+    fn deadline_none(&self) -> String {
+        let Names { id_type, kind, .. } = self;
+        format!("DELETE FROM conflict_deadlines WHERE kind = {kind} AND id = ($1::{id_type})::text")
     }
 
     /// `SET` of an edit: the members its JSON (`$10`) holds, and the other
@@ -484,6 +522,7 @@ impl Shape {
         id_type: String,
         state_type: String,
         deadlines: Vec<DeadlineRow>,
+        computed: Vec<&'static str>,
     ) -> Self {
         let names = Names {
             table: quoted(&table.name),
@@ -493,7 +532,7 @@ impl Shape {
             state_type,
             id_type,
             kind: literal(&kind),
-            deadlines: DeadlineRow::sql(&deadlines),
+            deadlines: DeadlineRow::sql(&deadlines, &computed),
         };
         let edit = Names::edit(&columns);
         Shape {
@@ -516,8 +555,11 @@ impl Shape {
                 .map(|after| [false, true].map(|one_state| names.list(after, one_state).into())),
             kind,
             table: table.clone(),
+            deadline_at: names.deadline_at().into(),
+            deadline_none: names.deadline_none().into(),
             names,
             deadlines,
+            computed,
             id_column: table.id.clone(),
             columns,
         }
@@ -583,7 +625,9 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
                 id_type,
                 state_type,
                 DeadlineRow::declared::<R::State>(),
+                Vec::new(),
             )),
+            computed: Computed::default(),
             types: PhantomData,
         })
     }
@@ -609,8 +653,70 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
             shape.names.id_type.clone(),
             shape.names.state_type.clone(),
             DeadlineRow::with(&shape.deadlines, &deadline),
+            shape.computed.clone(),
         ));
         self
+    }
+
+    /// Sets the deadline of `state` from each row's own data: `action` is
+    /// made at the time `at` reads from the resource as it enters `state`
+    /// (an invoice's `due_at`; `None` sets no deadline), in place of the
+    /// state's declared one. The move's statement and the deadline's row
+    /// are then one transaction (the caller's, inside one): `BEGIN`, the
+    /// deadline's statement and `COMMIT` are three more round trips for
+    /// every move and creation of this store, where a declared deadline
+    /// needs none. Set it before the store is used: the clones made before keep
+    /// the deadlines they had. Every instance on one database should set
+    /// the same.
+    ///
+    /// # Errors
+    /// [`InvalidDeadline::NotAMove`] when `action` does not leave `state`.
+    pub fn with_deadline_at(
+        mut self,
+        state: R::State,
+        action: <R::State as StateMachine>::Action,
+        at: impl Fn(&R) -> Option<SystemTime> + Send + Sync + 'static,
+    ) -> Result<Self, InvalidDeadline> {
+        self.computed = self.computed.with(state, action, at)?;
+        let shape = &self.shape;
+        let mut computed = shape.computed.clone();
+        computed.retain(|kept| *kept != state.name());
+        computed.push(state.name());
+        self.shape = Arc::new(Shape::new(
+            &shape.table,
+            shape.kind.clone(),
+            shape.columns.clone(),
+            shape.names.id_type.clone(),
+            shape.names.state_type.clone(),
+            DeadlineRow::without(&shape.deadlines, state.name()),
+            computed,
+        ));
+        Ok(self)
+    }
+
+    /// Writes the deadline `moved` has from its own data, if its state's
+    /// deadline is read from the resource, on `connection`: inside the
+    /// transaction of the statement that moved or created it.
+    async fn computed_entered(
+        &self,
+        connection: &mut PgConnection,
+        moved: &Versioned<Id, R>,
+    ) -> Result<(), StoreError<R::State>> {
+        let Some(due) = self.computed.of(moved.value()) else {
+            return Ok(());
+        };
+        let query = match due {
+            Some((action, at)) => sqlx::query(AssertSqlSafe(Arc::clone(&self.shape.deadline_at)))
+                .bind(moved.id())
+                .bind(i64::try_from(moved.version()).unwrap_or(i64::MAX))
+                .bind(action.name())
+                .bind(micros_of(at)),
+            None => {
+                sqlx::query(AssertSqlSafe(Arc::clone(&self.shape.deadline_none))).bind(moved.id())
+            }
+        };
+        query.execute(connection).await?;
+        Ok(())
     }
 
     /// The deadlines the statements set, typed.
@@ -625,6 +731,11 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
     /// The quoted names of the table, for the statements of other modules.
     pub(super) fn names(&self) -> &Names {
         &self.shape.names
+    }
+
+    /// The deadlines read from the resources.
+    pub(super) fn computed(&self) -> &Computed<R> {
+        &self.computed
     }
 
     /// The kind the history and the outbox record the resources under.
@@ -683,6 +794,20 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         id: &Id,
         change: Change<R>,
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
+        let (resource, moved) = self.move_on(connection, id, change).await?;
+        if moved {
+            self.computed_entered(connection, &resource).await?;
+        }
+        Ok(resource)
+    }
+
+    /// The move's statement: the resource, and whether it moved.
+    async fn move_on(
+        &self,
+        connection: &mut PgConnection,
+        id: &Id,
+        change: Change<R>,
+    ) -> Result<(Versioned<Id, R>, bool), StoreError<R::State>> {
         let change = change.into_parts();
         let statement = Bound::of(&change)?;
         let shapes = &self.shape.apply;
@@ -692,7 +817,7 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
             .await?
             .ok_or(StoreError::NotFound)?;
         if row.try_get::<bool, _>("conflict_moved").map_err(backend)? {
-            return self.read(&row);
+            return Ok((self.read(&row)?, true));
         }
         // Nothing moved: the row as the statement found it says why, unless
         // it would have allowed the move, which another move committed in
@@ -700,7 +825,7 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         let state = Self::state_of(&row)?;
         let found = version(row.try_get("conflict_version").map_err(backend)?);
         match change.decide(found, state) {
-            Ok(None) => return self.read(&row),
+            Ok(None) => return Ok((self.read(&row)?, false)),
             Err(refused) => return Err(refused),
             Ok(Some(_)) => {}
         }
@@ -709,12 +834,12 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
             .await?
             .ok_or(StoreError::NotFound)?;
         if row.try_get::<bool, _>("conflict_moved").map_err(backend)? {
-            return self.read(&row);
+            return Ok((self.read(&row)?, true));
         }
         let state = Self::state_of(&row)?;
         let locked = version(row.try_get("conflict_version").map_err(backend)?);
         match change.decide(locked, state)? {
-            None => self.read(&row),
+            None => Ok((self.read(&row)?, false)),
             Some(_) => Err(backend(Inconsistent(state.name()))),
         }
     }
@@ -882,13 +1007,26 @@ impl<R: PgRecord, Id: PgKey> Store<R> for PgStore<R, Id> {
             .shape
             .names
             .insert(&written(&json, &self.shape.columns), true);
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let query = sqlx::query(AssertSqlSafe(sql))
             .bind(&json)
             .bind(value.state().name())
-            .bind(&id)
-            .fetch_one(&self.pool)
-            .await?;
-        let created: bool = row.try_get("conflict_created").map_err(backend)?;
+            .bind(&id);
+        let (row, created) = if self.computed.is_empty() {
+            let row = query.fetch_one(&self.pool).await?;
+            let created: bool = row.try_get("conflict_created").map_err(backend)?;
+            (row, created)
+        } else {
+            // The deadline read from the resource is a second statement.
+            let mut transaction = self.pool.begin().await?;
+            let row = query.fetch_one(&mut *transaction).await?;
+            let created: bool = row.try_get("conflict_created").map_err(backend)?;
+            if created {
+                self.computed_entered(&mut transaction, &self.read(&row)?)
+                    .await?;
+            }
+            transaction.commit().await?;
+            (row, created)
+        };
         let stored = self.read(&row)?;
         if created {
             Ok(Inserted::Created(stored))
@@ -907,8 +1045,16 @@ impl<R: PgRecord, Id: PgKey> Store<R> for PgStore<R, Id> {
         id: &Id,
         change: Change<R>,
     ) -> Result<Versioned<Id, R>, StoreError<R::State>> {
-        let mut connection = self.pool.acquire().await?;
-        let applied = self.apply_on(&mut connection, id, change).await;
+        let applied = if self.computed.is_empty() {
+            let mut connection = self.pool.acquire().await?;
+            self.apply_on(&mut connection, id, change).await
+        } else {
+            // The deadline read from the resource is a second statement.
+            let mut transaction = self.pool.begin().await?;
+            let applied = self.apply_on(&mut transaction, id, change).await?;
+            transaction.commit().await?;
+            Ok(applied)
+        };
         if applied.is_ok() {
             self.commits.signal();
         }
@@ -955,6 +1101,11 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
             .map(|(_, change)| change.clone().into_parts())
             .collect();
         let first = parts.first()?;
+        // A deadline read from each resource is written by a statement of
+        // its own, in each move's transaction.
+        if !self.computed.is_empty() {
+            return None;
+        }
         let distinct: std::collections::HashSet<&Id> = changes.iter().map(|(id, _)| id).collect();
         if distinct.len() != changes.len() {
             return None;
@@ -1065,13 +1216,22 @@ impl<R: PgRecord, Id: PgKey> Create<R> for PgStore<R, Id> {
         // Each attempt draws the next id from the table's default; one a
         // client took with `insert` is passed over, a bounded number of times.
         for _ in 0..CREATE_ATTEMPTS {
-            let row = sqlx::query(AssertSqlSafe(Arc::clone(&sql)))
+            let query = sqlx::query(AssertSqlSafe(Arc::clone(&sql)))
                 .bind(&json)
-                .bind(value.state().name())
-                .fetch_optional(&self.pool)
-                .await?;
-            if let Some(row) = row {
-                return self.read(&row);
+                .bind(value.state().name());
+            if self.computed.is_empty() {
+                if let Some(row) = query.fetch_optional(&self.pool).await? {
+                    return self.read(&row);
+                }
+                continue;
+            }
+            // The deadline read from the resource is a second statement.
+            let mut transaction = self.pool.begin().await?;
+            if let Some(row) = query.fetch_optional(&mut *transaction).await? {
+                let created = self.read(&row)?;
+                self.computed_entered(&mut transaction, &created).await?;
+                transaction.commit().await?;
+                return Ok(created);
             }
         }
         Err(backend(IdsTaken(CREATE_ATTEMPTS)))
@@ -1115,7 +1275,7 @@ impl<R: PgRecord, Id: PgKey> List<R> for PgStore<R, Id> {
 /// A [`PgStore`]'s view of a connection inside a transaction of yours: the
 /// moves the engine makes through it ([`Engine::perform_in`]) commit or roll
 /// back with the transaction.
-pub struct PgTx<'c, R, Id> {
+pub struct PgTx<'c, R: Resource, Id> {
     store: PgStore<R, Id>,
     connection: Mutex<&'c mut PgConnection>,
 }

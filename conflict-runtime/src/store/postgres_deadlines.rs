@@ -17,6 +17,10 @@ impl<R: PgRecord, Id: PgKey> Deadlines<R> for PgStore<R, Id> {
         self.deadlines()
     }
 
+    fn reads_due_times(&self) -> bool {
+        !self.computed().is_empty()
+    }
+
     async fn pending(&self, id: &Id) -> Result<Option<Pending<R::State>>, StoreError<R::State>> {
         let names = self.names();
         let (table, column, kind) = (&names.table, &names.id, &names.kind);

@@ -224,12 +224,14 @@ impl DeadlineRow {
         Some(Deadline::new(state, action, self.seconds))
     }
 
-    /// The deadlines as SQL: `VALUES` rows of (state, action, seconds), and
-    /// the list of their states; `None` without deadlines, whose
-    /// statements then do not touch `conflict_deadlines` at all.
+    /// The deadlines as SQL: `VALUES` rows of (state, action, seconds)
+    /// (empty without any), and the list of the states whose deadline the
+    /// statements do not clear: theirs, and `computed` (set by the store's
+    /// code, from the resource). `None` without deadlines of either kind,
+    /// whose statements then do not touch `conflict_deadlines` at all.
     #[cfg(feature = "postgres")]
-    pub(crate) fn sql(rows: &[DeadlineRow]) -> Option<(String, String)> {
-        if rows.is_empty() {
+    pub(crate) fn sql(rows: &[DeadlineRow], computed: &[&str]) -> Option<(String, String)> {
+        if rows.is_empty() && computed.is_empty() {
             return None;
         }
         let values: Vec<String> = rows
@@ -243,8 +245,22 @@ impl DeadlineRow {
                 )
             })
             .collect();
-        let states: Vec<String> = rows.iter().map(|row| literal(row.state)).collect();
+        let states: Vec<String> = rows
+            .iter()
+            .map(|row| row.state)
+            .chain(computed.iter().copied())
+            .map(literal)
+            .collect();
         Some((values.join(", "), states.join(", ")))
+    }
+
+    /// `rows` without `state`'s.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn without(rows: &[DeadlineRow], state: &str) -> Vec<Self> {
+        rows.iter()
+            .filter(|row| row.state != state)
+            .copied()
+            .collect()
     }
 }
 

@@ -18,8 +18,9 @@ use super::{
     Applied, Change, ChangeParts, Create, Entry, Inserted, List, Note, Page, Resource, Store,
     StoreError, Versioned,
 };
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, InvalidDeadline};
 use crate::machine::{Action, StateMachine};
+use crate::moves::Computed;
 
 /// The crate's own tables in SQLite (the history), as versioned
 /// migrations: run them with [`migrator`], or copy the files of
@@ -74,25 +75,27 @@ impl<R> SqliteRecord for R where R: Resource + Serialize + for<'r> FromRow<'r, S
 /// refusal rolls back and writes nothing. Any number of connections and
 /// processes on one database file stay correct: SQLite lets one write
 /// transaction run at a time.
-pub struct SqliteStore<R, Id = i64> {
+pub struct SqliteStore<R: Resource, Id = i64> {
     pool: SqlitePool,
     shape: Arc<Shape>,
     committed: crate::moves::Commits,
+    computed: Computed<R>,
     types: PhantomData<fn() -> (R, Id)>,
 }
 
-impl<R, Id> Clone for SqliteStore<R, Id> {
+impl<R: Resource, Id> Clone for SqliteStore<R, Id> {
     fn clone(&self) -> Self {
         SqliteStore {
             pool: self.pool.clone(),
             shape: Arc::clone(&self.shape),
             committed: self.committed.clone(),
+            computed: self.computed.clone(),
             types: PhantomData,
         }
     }
 }
 
-impl<R, Id> std::fmt::Debug for SqliteStore<R, Id> {
+impl<R: Resource, Id> std::fmt::Debug for SqliteStore<R, Id> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
             .field("table", &self.shape.table)
@@ -254,6 +257,7 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
                 DeadlineRow::declared::<R::State>(),
             )),
             committed: crate::moves::Commits::default(),
+            computed: Computed::default(),
             types: PhantomData,
         })
     }
@@ -279,6 +283,25 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
         self
     }
 
+    /// Sets the deadline of `state` from each row's own data: `action` is
+    /// made at the time `at` reads from the resource as it enters `state`
+    /// (an invoice's `due_at`; `None` sets no deadline), in place of the
+    /// state's declared one, written in the move's transaction. Set it
+    /// before the store is used: the clones made before keep the deadlines
+    /// they had. Every instance on one database should set the same.
+    ///
+    /// # Errors
+    /// [`InvalidDeadline::NotAMove`] when `action` does not leave `state`.
+    pub fn with_deadline_at(
+        mut self,
+        state: R::State,
+        action: <R::State as StateMachine>::Action,
+        at: impl Fn(&R) -> Option<SystemTime> + Send + Sync + 'static,
+    ) -> Result<Self, InvalidDeadline> {
+        self.computed = self.computed.with(state, action, at)?;
+        Ok(self)
+    }
+
     /// The deadlines a move or a creation sets, typed.
     pub(super) fn deadlines(&self) -> Vec<Deadline<R::State>> {
         self.shape
@@ -291,6 +314,11 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
     /// The quoted table and id column, for the statements of other modules.
     pub(super) fn table(&self) -> (&str, &str) {
         (&self.shape.table, &self.shape.id)
+    }
+
+    /// The deadlines read from the resources.
+    pub(super) fn computed(&self) -> &Computed<R> {
+        &self.computed
     }
 
     /// The kind the history and the outbox record the resources under.
@@ -379,31 +407,33 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
             .bind(note.metadata.as_ref().map(serde_json::Value::to_string))
             .execute(&mut *connection)
             .await?;
-        self.entered(connection, id, to, moved.version(), now)
+        self.entered(connection, id, moved.value(), moved.version(), now)
             .await?;
         Ok(moved)
     }
 
-    /// The resource `id` entered `state` at `version`, `now`: its deadline
-    /// is that state's, or none; in the caller's transaction. Nothing to do
-    /// for a machine without deadlines.
+    /// The resource `id` entered the state of `value` at `version`, `now`:
+    /// its deadline is that state's (read from `value`, or declared), or
+    /// none; in the caller's transaction. Nothing to do for a machine
+    /// without deadlines.
     async fn entered(
         &self,
         connection: &mut SqliteConnection,
         id: &Id,
-        state: R::State,
+        value: &R,
         version: u64,
         now: SystemTime,
     ) -> Result<(), StoreError<R::State>> {
-        if self.shape.deadlines.is_empty() {
+        if self.shape.deadlines.is_empty() && self.computed.is_empty() {
             return Ok(());
         }
-        let deadline = self
+        let declared = self
             .shape
             .deadlines
             .iter()
-            .find(|deadline| deadline.state == state.name());
-        let Some(deadline) = deadline else {
+            .find(|deadline| deadline.state == value.state().name())
+            .and_then(DeadlineRow::typed);
+        let Some((action, at)) = self.computed.due(value, declared, now) else {
             sqlx::query("DELETE FROM conflict_deadlines WHERE kind = ?1 AND id = ?2")
                 .bind(&self.shape.kind)
                 .bind(id.to_string())
@@ -424,8 +454,8 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
         .bind(id.to_string())
         .bind(id)
         .bind(db_version(version))
-        .bind(deadline.action)
-        .bind(micros_of(now + Duration::from_secs(deadline.seconds)))
+        .bind(action.name())
+        .bind(micros_of(at))
         .execute(&mut *connection)
         .await?;
         Ok(())
@@ -453,8 +483,14 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
             return Ok(None);
         };
         let created = self.read(&row)?;
-        self.entered(&mut transaction, created.id(), state, 1, SystemTime::now())
-            .await?;
+        self.entered(
+            &mut transaction,
+            created.id(),
+            created.value(),
+            1,
+            SystemTime::now(),
+        )
+        .await?;
         transaction.commit().await?;
         Ok(Some(created))
     }
@@ -677,7 +713,7 @@ impl<R: SqliteRecord, Id: SqliteKey> List<R> for SqliteStore<R, Id> {
 /// version): the moves the engine makes through it
 /// ([`Engine::perform_in`](crate::moves::Engine::perform_in)) commit or roll
 /// back with the transaction.
-pub struct SqliteTx<'c, R, Id> {
+pub struct SqliteTx<'c, R: Resource, Id> {
     store: SqliteStore<R, Id>,
     connection: tokio::sync::Mutex<&'c mut SqliteConnection>,
 }

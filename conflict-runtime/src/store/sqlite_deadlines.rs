@@ -17,6 +17,10 @@ impl<R: SqliteRecord, Id: SqliteKey> Deadlines<R> for SqliteStore<R, Id> {
         self.deadlines()
     }
 
+    fn reads_due_times(&self) -> bool {
+        !self.computed().is_empty()
+    }
+
     async fn pending(&self, id: &Id) -> Result<Option<Pending<R::State>>, StoreError<R::State>> {
         let (table, column) = self.table();
         let sql = format!(

@@ -48,10 +48,11 @@ fn unique(prefix: &str) -> String {
 /// The tables of the tests' own resources, beside the example's.
 const PG_TABLES: &str = "
     CREATE TABLE rooms (
-        id      bigserial PRIMARY KEY,
-        name    text   NOT NULL,
-        door    text   NOT NULL,
-        version bigint NOT NULL DEFAULT 1
+        id        bigserial PRIMARY KEY,
+        name      text   NOT NULL,
+        door      text   NOT NULL,
+        closes_at bigint,
+        version   bigint NOT NULL DEFAULT 1
     );
     CREATE TYPE door_state AS ENUM ('closed', 'open', 'locked');
     CREATE TABLE vaults (
@@ -63,10 +64,11 @@ const PG_TABLES: &str = "
 
 const SQLITE_TABLES: &str = "
     CREATE TABLE rooms (
-        id      INTEGER PRIMARY KEY AUTOINCREMENT,
-        name    TEXT    NOT NULL,
-        door    TEXT    NOT NULL,
-        version INTEGER NOT NULL DEFAULT 1
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        name      TEXT    NOT NULL,
+        door      TEXT    NOT NULL,
+        closes_at INTEGER,
+        version   INTEGER NOT NULL DEFAULT 1
     );";
 
 impl Backend {

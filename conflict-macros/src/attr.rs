@@ -5,6 +5,7 @@
 //! so one build shows every attribute mistake at once.
 
 use proc_macro2::{Span, TokenTree};
+use syn::ext::IdentExt as _;
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{Token, parenthesized};
@@ -58,11 +59,18 @@ impl<T> Once<T> {
     }
 }
 
-/// `#[state_machine(resource = "order", action = OrderAction, crate = path)]`
+/// `#[state_machine(resource = "order", action = OrderAction, crate = path,
+/// action_alias(dispatch = "ship"), removed(archived -> Cancelled))]`
 pub(crate) struct Container {
     pub(crate) resource: Option<syn::LitStr>,
     pub(crate) action: Option<syn::Ident>,
     pub(crate) krate: Option<syn::Path>,
+    /// `action_alias(dispatch = "ship")`: an action also read under an old
+    /// wire name.
+    pub(crate) action_aliases: Vec<(syn::Ident, syn::LitStr)>,
+    /// `removed(archived -> Cancelled)`: a state no longer declared, whose
+    /// stored rows are read as another.
+    pub(crate) removed: Vec<Removed>,
     /// From `#[serde(rename_all = "...")]`.
     pub(crate) rename_all: RenameRule,
 }
@@ -72,6 +80,8 @@ impl Container {
         let mut resource = Once::<syn::LitStr>::new(CONTAINER, "resource");
         let mut action = Once::<syn::Ident>::new(CONTAINER, "action");
         let mut krate = Once::<syn::Path>::new(CONTAINER, "crate");
+        let mut action_aliases = Vec::new();
+        let mut removed = Vec::new();
         for attr in attrs.iter().filter(|a| a.path().is_ident(CONTAINER)) {
             let parsed = attr.parse_nested_meta(|meta| {
                 let span = meta.path.span();
@@ -85,10 +95,20 @@ impl Container {
                     action.set(errors, span, meta.value()?.parse()?);
                 } else if meta.path.is_ident("crate") {
                     krate.set(errors, span, meta.value()?.parse()?);
+                } else if meta.path.is_ident("action_alias") {
+                    meta.parse_nested_meta(|alias| {
+                        let action = alias.path.require_ident()?.clone();
+                        action_aliases.push((action, alias.value()?.parse()?));
+                        Ok(())
+                    })?;
+                } else if meta.path.is_ident("removed") {
+                    let content;
+                    parenthesized!(content in meta.input);
+                    removed.extend(content.parse_terminated(parse_removed, Token![,])?);
                 } else {
                     return Err(meta.error(with_page(
                         format!(
-                            "unknown key in #[{CONTAINER}(...)]; expected `resource = \"name\"`, `action = TypeName` or `crate = path::to::conflict_runtime`"
+                            "unknown key in #[{CONTAINER}(...)]; expected `resource = \"name\"`, `action = TypeName`, `crate = path::to::conflict_runtime`, `action_alias(action = \"old_name\")` or `removed(old_name -> State)`"
                         ),
                         "unknown_key",
                     )));
@@ -103,9 +123,50 @@ impl Container {
             resource: resource.get().map(|(_, v)| v),
             action: action.get().map(|(_, v)| v),
             krate: krate.get().map(|(_, v)| v),
+            action_aliases,
+            removed,
             rename_all: serde_rename_all(attrs, errors),
         }
     }
+}
+
+/// `archived -> Cancelled` (or `"in-transit" -> Shipped` for a name that is
+/// not an identifier): rows stored in `archived` are read as `Cancelled`.
+pub(crate) struct Removed {
+    pub(crate) name: syn::LitStr,
+    pub(crate) target: syn::Ident,
+}
+
+fn parse_removed(input: syn::parse::ParseStream<'_>) -> syn::Result<Removed> {
+    let name = if input.peek(syn::LitStr) {
+        input.parse::<syn::LitStr>()?
+    } else {
+        let ident = input.call(syn::Ident::parse_any).map_err(|error| {
+            syn::Error::new(
+                error.span(),
+                with_page(
+                    "expected the removed state's stored name: `removed(archived -> Cancelled)`",
+                    "removed_state",
+                ),
+            )
+        })?;
+        syn::LitStr::new(&ident.unraw().to_string(), ident.span())
+    };
+    if !input.peek(Token![->]) {
+        return Err(input.error(with_page(
+            format!(
+                "expected `->` after `{}`: name the state its rows are read as, `removed({} -> State)`",
+                name.value(),
+                name.value()
+            ),
+            "removed_state",
+        )));
+    }
+    input.parse::<Token![->]>()?;
+    Ok(Removed {
+        name,
+        target: input.parse()?,
+    })
 }
 
 /// One declared move out of a state: `pay -> Paid` (named, optionally
@@ -138,6 +199,9 @@ pub(crate) struct Variant {
     pub(crate) allow_unreachable: Option<Span>,
     pub(crate) moves: Vec<Move>,
     pub(crate) deadline: Option<Deadline>,
+    /// `alias = "shipped"`, and serde's own `#[serde(alias = "...")]`: old
+    /// wire names still read as this state.
+    pub(crate) aliases: Vec<syn::LitStr>,
     /// From `#[serde(rename = "...")]`.
     pub(crate) rename: Option<String>,
     /// A `#[state(...)]` failed to parse, so moves or flags may be missing:
@@ -152,6 +216,7 @@ impl Variant {
         let mut allow_unreachable = Once::<()>::new(VARIANT, "allow_unreachable");
         let mut moves = Vec::new();
         let mut deadline: Option<Deadline> = None;
+        let mut aliases = Vec::new();
         let mut incomplete = false;
         for attr in attrs.iter().filter(|a| a.path().is_ident(VARIANT)) {
             let parsed = attr.parse_nested_meta(|meta| {
@@ -185,6 +250,8 @@ impl Variant {
                         moves.extend(declared);
                         deadline = Some(parsed);
                     }
+                } else if meta.path.is_ident("alias") {
+                    aliases.push(meta.value()?.parse()?);
                 } else if meta.path.is_ident("to") {
                     let content;
                     parenthesized!(content in meta.input);
@@ -197,7 +264,7 @@ impl Variant {
                 } else {
                     return Err(meta.error(with_page(
                         format!(
-                            "unknown key in #[{VARIANT}(...)]; expected `initial`, `terminal`, `on(action -> State, ...)`, `to(State, ...)`, `after(30min, action -> State)` or `allow_unreachable`"
+                            "unknown key in #[{VARIANT}(...)]; expected `initial`, `terminal`, `on(action -> State, ...)`, `to(State, ...)`, `after(30min, action -> State)`, `alias = \"old_name\"` or `allow_unreachable`"
                         ),
                         "unknown_key",
                     )));
@@ -223,6 +290,7 @@ impl Variant {
             allow_unreachable: allow_unreachable.get().map(|(span, ())| span),
             moves,
             deadline,
+            aliases: distinct(aliases.into_iter().chain(serde_aliases(attrs))),
             rename: serde_rename(attrs, errors),
             incomplete,
         }
@@ -426,6 +494,33 @@ fn serde_rename_all(attrs: &[syn::Attribute], errors: &mut Errors) -> RenameRule
 }
 
 /// `#[serde(rename = "...")]` on a variant.
+/// `aliases` without repeats: the same alias in `#[state(...)]` and in
+/// `#[serde(...)]` (so that serde reads it too) is one.
+fn distinct(aliases: impl Iterator<Item = syn::LitStr>) -> Vec<syn::LitStr> {
+    let mut kept: Vec<syn::LitStr> = Vec::new();
+    for alias in aliases {
+        if !kept.iter().any(|seen| seen.value() == alias.value()) {
+            kept.push(alias);
+        }
+    }
+    kept
+}
+
+/// Every `#[serde(alias = "...")]`: serde reads them, so the machine does too.
+fn serde_aliases(attrs: &[syn::Attribute]) -> Vec<syn::LitStr> {
+    let mut aliases = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _reported_by_serde = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("alias") {
+                aliases.push(meta.value()?.parse()?);
+                return Ok(());
+            }
+            skip_value(&meta)
+        });
+    }
+    aliases
+}
+
 fn serde_rename(attrs: &[syn::Attribute], errors: &mut Errors) -> Option<String> {
     serde_value(attrs, "rename", errors).map(|lit| lit.value())
 }

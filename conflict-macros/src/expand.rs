@@ -399,6 +399,21 @@ impl<'m, 'a> Codegen<'m, 'a> {
             let name = &state.wire;
             quote!(#name => ::core::option::Option::Some(#path))
         });
+        // Old names, read as the states they name: aliases, then removed states.
+        let aliases: Vec<(&syn::LitStr, &TokenStream)> = machine
+            .states
+            .iter()
+            .zip(state_paths)
+            .flat_map(|(state, path)| state.attrs.aliases.iter().map(move |alias| (alias, path)))
+            .chain(machine.attrs.removed.iter().filter_map(|removed| {
+                let index = machine.state_index(&removed.target)?;
+                Some((&removed.name, &state_paths[index]))
+            }))
+            .collect();
+        let alias_arms = aliases
+            .iter()
+            .map(|(alias, path)| quote!(#alias => ::core::option::Option::Some(#path)));
+        let aliases = aliases.iter().map(|(alias, path)| quote!((#alias, #path)));
         let mermaid = machine.mermaid(&self.actions);
         let dot = machine.dot(&self.actions);
         let guards = self.guards_const();
@@ -413,6 +428,7 @@ impl<'m, 'a> Codegen<'m, 'a> {
                 const INITIAL: &'static [Self] = &[#(#initial),*];
                 const MERMAID: &'static ::core::primitive::str = #mermaid;
                 const DOT: &'static ::core::primitive::str = #dot;
+                const ALIASES: &'static [(&'static ::core::primitive::str, Self)] = &[#(#aliases),*];
                 #guards
                 #deadlines
 
@@ -424,6 +440,7 @@ impl<'m, 'a> Codegen<'m, 'a> {
                 fn from_name(name: &::core::primitive::str) -> ::core::option::Option<Self> {
                     match name {
                         #(#from_name,)*
+                        #(#alias_arms,)*
                         _ => ::core::option::Option::None,
                     }
                 }
@@ -464,6 +481,23 @@ impl<'m, 'a> Codegen<'m, 'a> {
             let name = &action.wire;
             quote!(#name => ::core::option::Option::Some(#path))
         });
+        let aliases: Vec<(&syn::LitStr, &TokenStream)> = self
+            .machine
+            .attrs
+            .action_aliases
+            .iter()
+            .filter_map(|(action, alias)| {
+                let index = self
+                    .actions
+                    .iter()
+                    .position(|known| known.method.unraw() == action.unraw())?;
+                Some((alias, &action_paths[index]))
+            })
+            .collect();
+        let alias_pairs = aliases.iter().map(|(alias, path)| quote!((#alias, #path)));
+        let alias_arms = aliases
+            .iter()
+            .map(|(alias, path)| quote!(#alias => ::core::option::Option::Some(#path)));
         let target_body = self.with_action(
             quote!(__CONFLICT_ACTION_TARGETS[__conflict_action_index(self)]),
             &quote!(self),
@@ -474,6 +508,7 @@ impl<'m, 'a> Codegen<'m, 'a> {
                 type Machine = #ident;
                 const ALL: &'static [Self] = &[#(#action_paths),*];
                 const NAMES: &'static [&'static ::core::primitive::str] = &[#(#names),*];
+                const ALIASES: &'static [(&'static ::core::primitive::str, Self)] = &[#(#alias_pairs),*];
 
                 #[inline]
                 fn index(self) -> ::core::primitive::usize {
@@ -483,6 +518,7 @@ impl<'m, 'a> Codegen<'m, 'a> {
                 fn from_name(name: &::core::primitive::str) -> ::core::option::Option<Self> {
                     match name {
                         #(#from_name,)*
+                        #(#alias_arms,)*
                         _ => ::core::option::Option::None,
                     }
                 }

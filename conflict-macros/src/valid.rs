@@ -47,6 +47,66 @@ impl Machine<'_> {
         }
         self.check_actions(errors);
         self.check_deadlines(errors);
+        self.check_aliases(errors);
+    }
+
+    /// Old names read as current ones: each is read as one state (or one
+    /// action), and none is a name the machine declares, so that a stored
+    /// or requested name means one thing.
+    fn check_aliases(&self, errors: &mut Errors) {
+        let mut states: BTreeMap<String, String> = self
+            .states
+            .iter()
+            .map(|state| (state.wire.clone(), state.ident.to_string()))
+            .collect();
+        for state in &self.states {
+            for alias in &state.attrs.aliases {
+                check_alias(
+                    &mut states,
+                    alias,
+                    &state.ident.to_string(),
+                    "state",
+                    errors,
+                );
+            }
+        }
+        for removed in &self.attrs.removed {
+            if self.state_index(&removed.target).is_none() {
+                errors.spanned(
+                    &removed.target,
+                    self.unknown_state_message(&removed.target, "`removed(...)`"),
+                );
+                continue;
+            }
+            let target = removed.target.to_string();
+            check_alias(&mut states, &removed.name, &target, "state", errors);
+        }
+        let actions = self.actions();
+        let mut names: BTreeMap<String, String> = actions
+            .iter()
+            .map(|action| (action.wire.clone(), action.method.unraw().to_string()))
+            .collect();
+        for (action, alias) in &self.attrs.action_aliases {
+            if crate::ast::find_action(&actions, action).is_none() {
+                errors.spanned(
+                    action,
+                    with_page(
+                        format!(
+                            "`{action}` is not an action of this machine; `action_alias({action} = \"...\")` names a declared action, read under an old name too"
+                        ),
+                        "alias_unknown_action",
+                    ),
+                );
+                continue;
+            }
+            check_alias(
+                &mut names,
+                alias,
+                &action.unraw().to_string(),
+                "action",
+                errors,
+            );
+        }
     }
 
     /// A deadline leaves its state by one of the state's own moves, and a
@@ -113,7 +173,7 @@ impl Machine<'_> {
         for state in &self.states {
             for target in state.attrs.moves.iter().map(|m| &m.target) {
                 if self.state_index(target).is_none() {
-                    errors.spanned(target, self.unknown_state_message(target));
+                    errors.spanned(target, self.unknown_state_message(target, "a move target"));
                     all_known = false;
                 }
             }
@@ -121,7 +181,8 @@ impl Machine<'_> {
         all_known
     }
 
-    fn unknown_state_message(&self, target: &syn::Ident) -> String {
+    /// `target` names no state; `place` says where it was written.
+    fn unknown_state_message(&self, target: &syn::Ident, place: &str) -> String {
         let written = target.unraw().to_string();
         let declared: Vec<String> = self
             .states
@@ -142,7 +203,7 @@ impl Machine<'_> {
                     .min_by_key(|(distance, _)| *distance)
                     .map(|(_, s)| s)
             });
-        let mut message = format!("unknown state `{written}` in a move target");
+        let mut message = format!("unknown state `{written}` in {place}");
         if let Some(state) = suggestion {
             let _ = write!(message, "; did you mean `{}`?", state.ident);
         }
@@ -328,6 +389,44 @@ impl Machine<'_> {
             }
         }
     }
+}
+
+/// Records `alias` as read as `owner` (a state or an action, as `what`
+/// says), unless it is empty or already a name of another.
+fn check_alias(
+    names: &mut BTreeMap<String, String>,
+    alias: &syn::LitStr,
+    owner: &str,
+    what: &str,
+    errors: &mut Errors,
+) {
+    let name = alias.value();
+    if name.trim().is_empty() {
+        errors.spanned(
+            alias,
+            with_page(
+                format!(
+                    "an alias is an old name of the {what}; write it, as in `alias = \"shipped\"`"
+                ),
+                "alias_taken",
+            ),
+        );
+        return;
+    }
+    if let Some(taken) = names.get(&name) {
+        let message = if taken == owner {
+            format!(
+                "\"{name}\" is already the name of {what} `{owner}`; an alias is an old name it no longer has: remove this one"
+            )
+        } else {
+            format!(
+                "\"{name}\" already names {what} `{taken}`, so it cannot also be read as `{owner}`; remove one of them"
+            )
+        };
+        errors.spanned(alias, with_page(message, "alias_taken"));
+        return;
+    }
+    names.insert(name, owner.to_owned());
 }
 
 /// How many edits still look like a typo: one for short names, more for long ones.

@@ -29,6 +29,9 @@
 //! | [`deadline_on_terminal`] | a deadline on a terminal state |
 //! | [`deadline_action`] | a deadline whose action is not a move of its state |
 //! | [`two_deadlines`] | two deadlines on one state |
+//! | [`alias_taken`] | an old name that the machine declares, or reads as another state or action |
+//! | [`alias_unknown_action`] | an `action_alias` for an action that is not declared |
+//! | [`removed_state`] | a `removed(...)` that is not an old name and `-> State` |
 
 /// `#[derive(StateMachine)]` on a struct or union.
 ///
@@ -891,3 +894,110 @@ pub mod deadline_action {}
 /// }
 /// ```
 pub mod two_deadlines {}
+
+/// An old name that is taken.
+///
+/// An alias (`#[state(alias = "shipped")]`, `#[serde(alias = "...")]`, a
+/// `removed(old -> State)`, an `action_alias`) is a name the machine no
+/// longer declares, read as one state or action: stored rows, history and
+/// requests written under it keep working. A name the machine declares, or
+/// one already read as another, would mean two things.
+///
+/// ```compile_fail
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum ParcelStatus {
+///     #[state(initial, on(dispatch -> Dispatched))]
+///     Packed,
+///     #[state(terminal, alias = "Packed")]
+///     Dispatched,
+/// }
+/// ```
+///
+/// Fixed:
+///
+/// ```
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// enum ParcelStatus {
+///     #[state(initial, on(dispatch -> Dispatched))]
+///     Packed,
+///     #[state(terminal, alias = "Shipped")]
+///     Dispatched,
+/// }
+/// assert_eq!(ParcelStatus::from_name("Shipped"), Some(ParcelStatus::Dispatched));
+/// ```
+pub mod alias_taken {}
+
+/// An `action_alias` for an action the machine does not declare.
+///
+/// `action_alias(dispatch = "ship")` reads `ship` as the declared action
+/// `dispatch`; the left side names an action of some `on(...)`.
+///
+/// ```compile_fail
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// #[state_machine(action_alias(ship = "send"))]
+/// enum ParcelStatus {
+///     #[state(initial, on(dispatch -> Dispatched))]
+///     Packed,
+///     #[state(terminal)]
+///     Dispatched,
+/// }
+/// ```
+///
+/// Fixed:
+///
+/// ```
+/// use conflict_runtime::{Action, StateMachine};
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// #[state_machine(action_alias(dispatch = "ship"))]
+/// enum ParcelStatus {
+///     #[state(initial, on(dispatch -> Dispatched))]
+///     Packed,
+///     #[state(terminal)]
+///     Dispatched,
+/// }
+/// assert_eq!(ParcelStatusAction::from_name("ship"), Some(ParcelStatusAction::Dispatch));
+/// ```
+pub mod alias_unknown_action {}
+
+/// A `removed(...)` that does not read.
+///
+/// `removed(archived -> Cancelled)` says where the stored rows of a state the
+/// machine no longer declares go: they are read as `Cancelled` (a name that
+/// is not an identifier is a string, `removed("in-transit" -> Shipped)`).
+///
+/// ```compile_fail
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// #[state_machine(removed(archived))]
+/// enum ParcelStatus {
+///     #[state(initial, on(cancel -> Cancelled))]
+///     Packed,
+///     #[state(terminal)]
+///     Cancelled,
+/// }
+/// ```
+///
+/// Fixed:
+///
+/// ```
+/// use conflict_runtime::StateMachine;
+///
+/// #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+/// #[state_machine(removed(archived -> Cancelled))]
+/// enum ParcelStatus {
+///     #[state(initial, on(cancel -> Cancelled))]
+///     Packed,
+///     #[state(terminal)]
+///     Cancelled,
+/// }
+/// assert_eq!(ParcelStatus::from_name("archived"), Some(ParcelStatus::Cancelled));
+/// ```
+pub mod removed_state {}

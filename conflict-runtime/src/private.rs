@@ -113,7 +113,11 @@ where
     &'r str: sqlx::Decode<'r, DB>,
 {
     let name = <&str as sqlx::Decode<'r, DB>>::decode(value)?;
-    S::from_name(name).ok_or_else(|| Box::new(UnknownStoredState(name.to_owned())).into())
+    // Boxed once (not `Box::new(..).into()`, which boxes the box), so that
+    // the stores can tell this error apart by downcasting.
+    S::from_name(name).ok_or_else(|| -> sqlx::error::BoxDynError {
+        Box::new(UnknownStoredState(name.to_owned()))
+    })
 }
 
 /// Encodes a state as its wire name.

@@ -68,6 +68,10 @@ pub enum ProblemKind {
     IdempotencyKeyInFlight,
     /// 422: the `Idempotency-Key` was used for a different request.
     IdempotencyKeyReused,
+    /// 500: the resource is stored under a state (or its history under an
+    /// action) this version of the machine does not declare; the body names
+    /// the stored value.
+    UnknownStored,
     /// 500: something unexpected; the body tells nothing of it.
     Internal,
 }
@@ -161,6 +165,11 @@ impl ProblemKind {
                 "urn:conflict:problem:idempotency-key-reused",
                 "Idempotency key reused",
             ),
+            K::UnknownStored => (
+                S::INTERNAL_SERVER_ERROR,
+                "urn:conflict:problem:unknown-stored-name",
+                "Stored under a name the machine does not declare",
+            ),
             K::Internal => (
                 S::INTERNAL_SERVER_ERROR,
                 "urn:conflict:problem:internal",
@@ -202,6 +211,7 @@ impl ProblemKind {
             MoveErrorKind::Illegal => ProblemKind::IllegalTransition,
             MoveErrorKind::Blocked => ProblemKind::TransitionBlocked,
             MoveErrorKind::Contended => ProblemKind::Contended,
+            MoveErrorKind::UnknownStored => ProblemKind::UnknownStored,
             MoveErrorKind::Backend => ProblemKind::Internal,
         }
     }
@@ -453,6 +463,23 @@ fn refusal<S: StateMachine>(error: MoveError<S>, resource: &str) -> Problem {
         .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
         MoveError::Unstorable(reason) => {
             Problem::new(kind, format!("{resource} cannot be stored: {reason}"))
+        }
+        MoveError::UnknownStored { what, stored } => {
+            tracing::error!(
+                kind = S::RESOURCE,
+                resource = %resource,
+                what,
+                stored,
+                "a stored name the machine does not declare"
+            );
+            Problem::new(
+                kind,
+                format!(
+                    "{resource} is stored with the {what} \"{stored}\", which this version of the machine does not declare: declare it again, map it (an alias, or removed({stored} -> State)), or migrate the stored rows"
+                ),
+            )
+            .with("resource", S::RESOURCE)
+            .with(if what == "action" { "stored_action" } else { "stored_state" }, stored)
         }
         MoveError::Backend(cause) => {
             tracing::error!(error = %cause, resource = S::RESOURCE, "storage backend failed");

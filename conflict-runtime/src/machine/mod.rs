@@ -35,6 +35,11 @@ pub trait StateMachine: Copy + Eq + Debug + Send + Sync + 'static {
     const MERMAID: &'static str;
     /// The machine as a Graphviz `digraph`.
     const DOT: &'static str;
+    /// Old wire names still read as a state (`#[state(alias = "shipped")]`,
+    /// `#[serde(alias = "...")]`, and `removed(archived -> Cancelled)`), so
+    /// that stored rows, history and requests written under them keep
+    /// working; a state is always written and answered under its name.
+    const ALIASES: &'static [(&'static str, Self)] = &[];
     /// The guards declared on the derive (`on(pay -> Paid if credit_limit)`),
     /// in declaration order.
     const GUARDS: &'static [DeclaredGuard<Self>] = &[];
@@ -59,7 +64,8 @@ pub trait StateMachine: Copy + Eq + Debug + Send + Sync + 'static {
         Self::NAMES[self.index()]
     }
 
-    /// The state with this wire name.
+    /// The state with this wire name, or with this old name
+    /// ([`ALIASES`](Self::ALIASES)).
     fn from_name(name: &str) -> Option<Self>;
 
     /// The states `self` may move to, in declaration order.
@@ -107,6 +113,64 @@ pub trait StateMachine: Copy + Eq + Debug + Send + Sync + 'static {
             .ok_or_else(|| TransitionError::for_action(self, action))
     }
 
+    /// What the machine declares, one fact per line, sorted: `state paid`,
+    /// `initial pending`, `action pay`, `move pending pay paid` (a named
+    /// move), `to pending paid` (every move, named or bare), `alias shipped
+    /// dispatched` (an old state name), `action_alias ship dispatch`. What
+    /// two versions of a machine do not share is what changed.
+    #[must_use]
+    fn declaration() -> Vec<String> {
+        let mut lines = Vec::new();
+        for &state in Self::STATES {
+            lines.push(format!("state {}", state.name()));
+            if state.is_initial() {
+                lines.push(format!("initial {}", state.name()));
+            }
+            for &action in state.actions() {
+                if let Some(target) = state.target(action) {
+                    lines.push(format!(
+                        "move {} {} {}",
+                        state.name(),
+                        action.name(),
+                        target.name()
+                    ));
+                }
+            }
+            for &target in state.next_states() {
+                lines.push(format!("to {} {}", state.name(), target.name()));
+            }
+        }
+        for &action in Self::Action::ALL {
+            lines.push(format!("action {}", action.name()));
+        }
+        for &(alias, state) in Self::ALIASES {
+            lines.push(format!("alias {alias} {}", state.name()));
+        }
+        for &(alias, action) in <Self::Action as Action>::ALIASES {
+            lines.push(format!("action_alias {alias} {}", action.name()));
+        }
+        lines.sort_unstable();
+        lines.dedup();
+        lines
+    }
+
+    /// A stable fingerprint of [`declaration`](Self::declaration): 16 hex
+    /// digits of its FNV-1a hash, the same on every build and platform. The
+    /// SQL stores record the one they last served and log what changed
+    /// when a start brings another.
+    #[must_use]
+    fn fingerprint() -> String {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut hash = OFFSET;
+        for line in Self::declaration() {
+            for byte in line.bytes().chain([b'\n']) {
+                hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
+            }
+        }
+        format!("{hash:016x}")
+    }
+
     /// The state with this wire name, or an error that lists the known ones.
     ///
     /// # Errors
@@ -130,6 +194,9 @@ pub trait Action: Copy + Eq + Hash + Debug + Send + Sync + 'static {
     const ALL: &'static [Self];
     /// Wire names of [`ALL`](Self::ALL), index for index.
     const NAMES: &'static [&'static str];
+    /// Old wire names still read as an action
+    /// (`#[state_machine(action_alias(dispatch = "ship"))]`).
+    const ALIASES: &'static [(&'static str, Self)] = &[];
 
     /// Position in [`ALL`](Self::ALL).
     fn index(self) -> usize;
@@ -140,7 +207,8 @@ pub trait Action: Copy + Eq + Hash + Debug + Send + Sync + 'static {
         Self::NAMES[self.index()]
     }
 
-    /// The action with this wire name.
+    /// The action with this wire name, or with this old name
+    /// ([`ALIASES`](Self::ALIASES)).
     fn from_name(name: &str) -> Option<Self>;
 
     /// The one state this action leads to from every state that allows it,

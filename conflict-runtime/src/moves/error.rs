@@ -158,6 +158,15 @@ pub enum MoveError<S: StateMachine> {
     /// character in text).
     #[error("cannot store the value: {0}")]
     Unstorable(&'static str),
+    /// The store holds the resource under a state (or its history under an
+    /// action) that this version of the machine does not declare.
+    #[error("the store holds the {what} `{stored}`, which the machine does not declare")]
+    UnknownStored {
+        /// `"state"` or `"action"`.
+        what: &'static str,
+        /// The name as stored.
+        stored: String,
+    },
     /// The store failed, or the move's task did; the detail is for logs.
     #[error("storage backend failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -192,6 +201,8 @@ pub enum MoveErrorKind {
     Contended,
     /// [`MoveError::Unstorable`].
     Unstorable,
+    /// [`MoveError::UnknownStored`].
+    UnknownStored,
     /// [`MoveError::Backend`].
     Backend,
 }
@@ -211,6 +222,7 @@ impl MoveErrorKind {
         MoveErrorKind::Blocked,
         MoveErrorKind::Contended,
         MoveErrorKind::Unstorable,
+        MoveErrorKind::UnknownStored,
         MoveErrorKind::Backend,
     ];
 }
@@ -233,6 +245,7 @@ impl<S: StateMachine> MoveError<S> {
             MoveError::Blocked { .. } => MoveErrorKind::Blocked,
             MoveError::Contended { .. } => MoveErrorKind::Contended,
             MoveError::Unstorable(_) => MoveErrorKind::Unstorable,
+            MoveError::UnknownStored { .. } => MoveErrorKind::UnknownStored,
             MoveError::Backend(_) => MoveErrorKind::Backend,
         }
     }
@@ -250,6 +263,7 @@ impl<S: StateMachine> From<StoreError<S>> for MoveError<S> {
                 MoveError::PreconditionFailed { version, state }
             }
             StoreError::Unstorable(reason) => MoveError::Unstorable(reason),
+            StoreError::UnknownName { what, stored } => MoveError::UnknownStored { what, stored },
             StoreError::Backend(cause) => MoveError::Backend(cause),
             // A store answers this to an insert, never to a move.
             StoreError::AlreadyExists { .. } => {

@@ -148,6 +148,16 @@ pub enum StoreError<S: StateMachine> {
     /// in text or `jsonb`); the request, not the server, has to change.
     #[error("cannot store the value: {0}")]
     Unstorable(&'static str),
+    /// The store holds a state or an action under a name this version of
+    /// the machine does not declare (nor read as an alias): the machine
+    /// changed under stored data. Other resources keep working.
+    #[error("the store holds the {what} `{stored}`, which the machine does not declare")]
+    UnknownName {
+        /// `"state"` or `"action"`.
+        what: &'static str,
+        /// The name as stored.
+        stored: String,
+    },
     /// The storage backend failed; the detail is for logs, not clients.
     #[error("storage backend failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),

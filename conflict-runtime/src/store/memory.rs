@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use super::memory_deadlines::Book;
 use super::memory_log::{CAPACITY, Log};
+use super::names::{NameReport, Verify};
 use super::{
     Change, ChangeParts, Create, Entry, Inserted, Keyed, List, Page, Resource, Store, StoreError,
     Versioned,
@@ -457,6 +458,18 @@ where
 
     async fn revive(&self, handler: &str, position: u64) -> Result<bool, StoreError<R::State>> {
         Ok(self.log().revive(handler, position))
+    }
+}
+
+/// A `MemoryStore` keeps states and actions typed: it holds no name the
+/// running machine does not declare, so its report is always clean.
+impl<R, Id> Verify<R> for MemoryStore<R, Id>
+where
+    R: Resource,
+    Id: Clone + Eq + Hash + Send + Sync + 'static,
+{
+    async fn verify(&self) -> Result<NameReport, StoreError<R::State>> {
+        Ok(NameReport::of::<R::State>(R::State::RESOURCE, Vec::new()))
     }
 }
 

@@ -52,6 +52,11 @@ pub(crate) fn postgres() -> Migrator {
             "deadlines",
             include_str!("../../migrations/postgres/20261130000004_deadlines.sql"),
         ),
+        (
+            20_261_204_000_001,
+            "machines",
+            include_str!("../../migrations/postgres/20261204000001_machines.sql"),
+        ),
     ])
 }
 
@@ -72,6 +77,11 @@ pub(crate) fn sqlite() -> Migrator {
             20_261_130_000_003,
             "deadlines",
             include_str!("../../migrations/sqlite/20261130000003_deadlines.sql"),
+        ),
+        (
+            20_261_204_000_001,
+            "machines",
+            include_str!("../../migrations/sqlite/20261204000001_machines.sql"),
         ),
     ])
 }

@@ -8,6 +8,7 @@ mod memory_deadlines;
 mod memory_log;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod migrations;
+mod names;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
@@ -34,6 +35,10 @@ pub use crate::moves::store::{
 pub use self::memory::{MemoryStore, SequentialId};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub use self::migrations::MIGRATIONS_TABLE;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "sqlite"))))]
+pub use self::names::MachineChange;
+pub use self::names::{NameReport, Place, StoredName, Verify};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use self::postgres::{PgStore, PgTx};

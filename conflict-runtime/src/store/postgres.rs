@@ -13,9 +13,10 @@ use sqlx::postgres::{PgConnection, PgHasArrayType, PgPool, PgRow};
 use sqlx::{AssertSqlSafe, Decode, Encode, FromRow, Postgres, Row, Type};
 use tokio::sync::Mutex;
 
+use super::names::{self, MachineChange, NameReport, Place, StoredName, Verify};
 use super::sql::{
     DeadlineRow, MissingColumn, Table, backend, literal, micros_of, quoted, storable,
-    storable_text, version, written,
+    storable_text, stored_action, stored_state, undecoded, version, written,
 };
 use super::{
     Applied, Change, ChangeParts, Create, Entry, Expected, Inserted, List, Move, Note, Page,
@@ -122,6 +123,7 @@ pub struct PgStore<R: Resource, Id = i64> {
     shape: Arc<Shape>,
     commits: Commits,
     computed: Computed<R>,
+    machine_change: Option<Arc<MachineChange>>,
     types: PhantomData<fn() -> (R, Id)>,
 }
 
@@ -132,6 +134,7 @@ impl<R: Resource, Id> Clone for PgStore<R, Id> {
             shape: Arc::clone(&self.shape),
             commits: self.commits.clone(),
             computed: self.computed.clone(),
+            machine_change: self.machine_change.clone(),
             types: PhantomData,
         }
     }
@@ -186,6 +189,8 @@ pub(super) struct Names {
     pub(super) id_type: String,
     pub(super) kind: String,
     deadlines: Option<(String, String)>,
+    /// The machine's old state names and the current ones, as SQL literals.
+    aliases: Vec<(String, String)>,
 }
 
 const HISTORY: &str = "INSERT INTO conflict_history
@@ -199,6 +204,21 @@ impl Names {
         format!(
             "{alias}.{state}::text AS conflict_state, {alias}.{version}::bigint AS conflict_version"
         )
+    }
+
+    /// The state name `expression` as the machine names it now: an old
+    /// name a row was still stored under (an alias) becomes the current one,
+    /// so the history records current names only.
+    fn current_name(&self, expression: &str) -> String {
+        if self.aliases.is_empty() {
+            return expression.to_owned();
+        }
+        let mut case = format!("CASE {expression}");
+        for (old, current) in &self.aliases {
+            let _ = write!(case, " WHEN {old} THEN {current}");
+        }
+        let _ = write!(case, " ELSE {expression} END");
+        case
     }
 
     /// What a commit does to the deadlines of the rows in `rows` (a CTE
@@ -338,7 +358,7 @@ impl Names {
                 format!("($3::text[])[array_position($2::text[], t.{state}::text)]"),
                 format!("($2::text[])[array_position($3::text[], t.{state}::text)]"),
                 String::new(),
-                format!("t.{state} = ANY(CAST($2::text[] AS {state_type}[]))"),
+                format!("t.{state}::text = ANY($2::text[])"),
             )
         } else {
             let locked = if shape == Statement::Locked {
@@ -350,7 +370,7 @@ impl Names {
                 "m.to_state".to_owned(),
                 "m.from_state".to_owned(),
                 format!(" FROM {locked}unnest($2::text[], $3::text[]) AS m(from_state, to_state)"),
-                format!("{checked}.{state} = CAST(m.from_state AS {state_type})"),
+                format!("{checked}.{state}::text = m.from_state"),
             )
         };
         let source = match (source.is_empty(), edit_source.is_empty()) {
@@ -367,13 +387,14 @@ impl Names {
              RETURNING t.*, {from} AS conflict_from
              ), logged AS (
                 {HISTORY}
-                SELECT $5, moved.{id}::text, moved.{version}, moved.conflict_from,
+                SELECT $5, moved.{id}::text, moved.{version}, {from_state},
                        moved.{state}::text, $6, $7, $8, $9::jsonb
                   FROM moved
              ){deadlines}
              SELECT true AS conflict_moved, moved.*, {moved} FROM moved
              UNION ALL
              {refused} NOT EXISTS (SELECT 1 FROM moved)",
+            from_state = self.current_name("moved.conflict_from"),
             moved = self.returned("moved"),
             deadlines = self.deadline_ctes("moved"),
         )
@@ -397,12 +418,12 @@ impl Names {
                    SET {state} = CAST(m.to_state AS {state_type}), {version} = t.{version} + 1
                   FROM unnest($2::text[], $3::text[]) AS m(from_state, to_state),
                        unnest($1::{id_type}[], $4::bigint[]) AS k(id, expected)
-                 WHERE t.{id} = k.id AND t.{state} = CAST(m.from_state AS {state_type})
+                 WHERE t.{id} = k.id AND t.{state}::text = m.from_state
                    AND (k.expected IS NULL OR t.{version} = k.expected)
              RETURNING t.*, m.from_state AS conflict_from
              ), logged AS (
                 {HISTORY}
-                SELECT $5, moved.{id}::text, moved.{version}, moved.conflict_from,
+                SELECT $5, moved.{id}::text, moved.{version}, {from_state},
                        moved.{state}::text, $6, $7, $8, $9::jsonb
                   FROM moved
              ){deadlines}
@@ -411,6 +432,7 @@ impl Names {
              SELECT false, t.*, NULL, {found} FROM {table} t
               WHERE t.{id} = ANY($1::{id_type}[])
                 AND NOT EXISTS (SELECT 1 FROM moved WHERE moved.{id} = t.{id})",
+            from_state = self.current_name("moved.conflict_from"),
             moved = self.returned("moved"),
             found = self.returned("t"),
             deadlines = self.deadline_ctes("moved"),
@@ -515,7 +537,8 @@ impl Names {
 }
 
 impl Shape {
-    fn new(
+    /// The statements over `table` for the machine `S`.
+    fn new<S: StateMachine>(
         table: &Table,
         kind: String,
         columns: Vec<String>,
@@ -533,6 +556,10 @@ impl Shape {
             id_type,
             kind: literal(&kind),
             deadlines: DeadlineRow::sql(&deadlines, &computed),
+            aliases: S::ALIASES
+                .iter()
+                .map(|&(old, current)| (literal(old), literal(current.name())))
+                .collect(),
         };
         let edit = Names::edit(&columns);
         Shape {
@@ -615,10 +642,22 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
             return Err(missing(&table.version));
         }
         let kind = table.kind_or::<R::State>();
+        let served: Option<(String, String)> =
+            sqlx::query_as(AssertSqlSafe(names::sql::served("$1")))
+                .bind(&kind)
+                .fetch_optional(&pool)
+                .await?;
+        let machine_change = MachineChange::since::<R::State>(served).map(Arc::new);
+        sqlx::query(AssertSqlSafe(names::sql::serve("$1", "$2", "$3")))
+            .bind(&kind)
+            .bind(R::State::fingerprint())
+            .bind(R::State::declaration().join("\n"))
+            .execute(&pool)
+            .await?;
         Ok(PgStore {
             commits: super::postgres_outbox::commits(&pool),
             pool,
-            shape: Arc::new(Shape::new(
+            shape: Arc::new(Shape::new::<R::State>(
                 &table,
                 kind,
                 columns,
@@ -628,8 +667,17 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
                 Vec::new(),
             )),
             computed: Computed::default(),
+            machine_change,
             types: PhantomData,
         })
+    }
+
+    /// How the machine differs from the one this store's kind was last
+    /// served with, as found (and logged) when it connected; `None` for
+    /// the same machine, or the first.
+    #[must_use]
+    pub fn machine_change(&self) -> Option<&MachineChange> {
+        self.machine_change.as_deref()
     }
 
     /// The pool.
@@ -646,7 +694,7 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
     #[must_use]
     pub fn with_deadline(mut self, deadline: Deadline<R::State>) -> Self {
         let shape = &self.shape;
-        self.shape = Arc::new(Shape::new(
+        self.shape = Arc::new(Shape::new::<R::State>(
             &shape.table,
             shape.kind.clone(),
             shape.columns.clone(),
@@ -682,7 +730,7 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         let mut computed = shape.computed.clone();
         computed.retain(|kept| *kept != state.name());
         computed.push(state.name());
-        self.shape = Arc::new(Shape::new(
+        self.shape = Arc::new(Shape::new::<R::State>(
             &shape.table,
             shape.kind.clone(),
             shape.columns.clone(),
@@ -764,14 +812,13 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
             .try_get(self.shape.id_column.as_str())
             .map_err(backend)?;
         let raw_version: i64 = row.try_get("conflict_version").map_err(backend)?;
-        let value = R::from_row(row).map_err(backend)?;
+        let value = R::from_row(row).map_err(undecoded)?;
         Ok(Versioned::new(id, version(raw_version), value))
     }
 
     fn state_of(row: &PgRow) -> Result<R::State, StoreError<R::State>> {
         let name: String = row.try_get("conflict_state").map_err(backend)?;
-        <R::State as StateMachine>::from_name(&name)
-            .ok_or_else(|| backend(crate::__private::UnknownStoredState(name)))
+        stored_state(name)
     }
 
     async fn get_on(
@@ -956,17 +1003,12 @@ pub(super) fn history_entry<S: StateMachine>(
     let Some(raw_version) = row.try_get::<Option<i64>, _>("version").map_err(backend)? else {
         return Ok(None);
     };
-    let stored = |name: String| {
-        S::from_name(&name).ok_or_else(|| backend(crate::__private::UnknownStoredState(name)))
-    };
     let from: String = row.try_get("from_state").map_err(backend)?;
     let to: String = row.try_get("to_state").map_err(backend)?;
     let action: Option<String> = row.try_get("action").map_err(backend)?;
     let micros: i64 = row.try_get("at_micros").map_err(backend)?;
     let action = match action {
-        Some(name) => Some(
-            <S::Action as Action>::from_name(&name).ok_or_else(|| backend(UnknownAction(name)))?,
-        ),
+        Some(name) => Some(stored_action(name)?),
         None => None,
     };
     let at = u64::try_from(micros)
@@ -975,8 +1017,8 @@ pub(super) fn history_entry<S: StateMachine>(
         .unwrap_or(SystemTime::UNIX_EPOCH);
     Ok(Some(Entry {
         version: version(raw_version),
-        from: stored(from)?,
-        to: stored(to)?,
+        from: stored_state(from)?,
+        to: stored_state(to)?,
         action,
         at,
         note: Note {
@@ -987,10 +1029,67 @@ pub(super) fn history_entry<S: StateMachine>(
     }))
 }
 
-/// An action in the history that the machine does not declare.
-#[derive(Debug, thiserror::Error)]
-#[error("the history holds the action `{0}`, which the machine does not declare")]
-struct UnknownAction(String);
+impl<R: PgRecord, Id: PgKey> Verify<R> for PgStore<R, Id> {
+    async fn verify(&self) -> Result<NameReport, StoreError<R::State>> {
+        let Names { table, state, .. } = &self.shape.names;
+        let rows = sqlx::query(AssertSqlSafe(names::sql::count(table, state, "$1")))
+            .bind(&self.shape.kind)
+            .fetch_all(&self.pool)
+            .await?;
+        let counted = rows
+            .iter()
+            .filter_map(|row| names::sql::counted(row).transpose())
+            .collect::<Result<_, _>>()?;
+        Ok(NameReport::of::<R::State>(&self.shape.kind, counted))
+    }
+}
+
+impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
+    /// Rewrites every old name the machine reads (its aliases, and its
+    /// removed states' mappings) to the current name, in the resources'
+    /// table, the history and the deadlines, in one transaction; with
+    /// `dry_run` the transaction is rolled back. Answers what was (or would
+    /// be) rewritten, with counts. Rows under names the machine does not
+    /// read at all are left for [`Verify::verify`] to report.
+    ///
+    /// # Errors
+    /// The database's error; nothing is rewritten then.
+    pub async fn migrate_names(
+        &self,
+        dry_run: bool,
+    ) -> Result<Vec<StoredName>, StoreError<R::State>> {
+        let Names {
+            table,
+            state,
+            state_type,
+            ..
+        } = &self.shape.names;
+        let renames =
+            names::sql::renames::<R::State>(table, state, state_type, |n| format!("${n}"));
+        let mut transaction = self.pool.begin().await?;
+        let mut rewritten = Vec::with_capacity(renames.len());
+        for rename in &renames {
+            let query = sqlx::query(AssertSqlSafe(rename.sql.as_str()));
+            let query = if rename.place == Place::State {
+                query
+            } else {
+                query.bind(&self.shape.kind)
+            };
+            let done = query
+                .bind(rename.old)
+                .bind(rename.current)
+                .execute(&mut *transaction)
+                .await?;
+            rewritten.push((rename, done.rows_affected()));
+        }
+        if dry_run {
+            transaction.rollback().await?;
+        } else {
+            transaction.commit().await?;
+        }
+        Ok(names::sql::done(rewritten))
+    }
+}
 
 impl<R: PgRecord, Id: PgKey> Store<R> for PgStore<R, Id> {
     type Id = Id;
@@ -1361,17 +1460,19 @@ impl<R: PgRecord, Id: PgKey> Engine<R, PgStore<R, Id>> {
 /// Every (from, to) pair a move allows, by wire name: what the statement
 /// checks the row against.
 fn pairs<S: StateMachine>(requested: Move<S>) -> (Vec<&'static str>, Vec<&'static str>) {
-    S::STATES
+    let target_of = |state: S| match requested {
+        Move::Action(action) => state.target(action),
+        // a move to where the resource is stays a no-op
+        Move::To(target) if target == state => None,
+        Move::To(target) => state.can_transition_to(target).then_some(target),
+    };
+    // A row still stored under an old name of a state moves as that state.
+    let names = S::STATES
         .iter()
-        .filter_map(|&state| {
-            let target = match requested {
-                Move::Action(action) => state.target(action),
-                // a move to where the resource is stays a no-op
-                Move::To(target) if target == state => None,
-                Move::To(target) => state.can_transition_to(target).then_some(target),
-            };
-            target.map(|target| (state.name(), target.name()))
-        })
+        .map(|&state| (state.name(), state))
+        .chain(S::ALIASES.iter().copied());
+    names
+        .filter_map(|(name, state)| target_of(state).map(|target| (name, target.name())))
         .unzip()
 }
 

@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::StoreError;
 use super::postgres::{PgKey, PgRecord, PgStore};
-use super::sql::{at_micros, backend, deadline_action, micros_of};
+use super::sql::{at_micros, backend, micros_of, stored_action};
 use crate::deadline::Deadline;
 use crate::moves::{Deadlines, Due, DueSettled, Pending};
 
@@ -44,7 +44,7 @@ impl<R: PgRecord, Id: PgKey> Deadlines<R> for PgStore<R, Id> {
         };
         let due: i64 = row.try_get("due_micros").map_err(backend)?;
         Ok(Some(Pending {
-            action: deadline_action::<R::State>(action)?,
+            action: stored_action::<R::State>(action)?,
             at: at_micros(due),
             not_made: row.try_get("not_made").map_err(backend)?,
         }))
@@ -93,7 +93,7 @@ impl<R: PgRecord, Id: PgKey> Deadlines<R> for PgStore<R, Id> {
                 Ok(Due {
                     id: row.try_get("conflict_id").map_err(backend)?,
                     version: super::sql::version(row.try_get("version").map_err(backend)?),
-                    action: deadline_action::<R::State>(action)?,
+                    action: stored_action::<R::State>(action)?,
                     at: at_micros(row.try_get("due_micros").map_err(backend)?),
                     attempt: u32::try_from(attempts).unwrap_or(0),
                 })

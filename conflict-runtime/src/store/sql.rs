@@ -270,13 +270,40 @@ impl<S: StateMachine> From<sqlx::Error> for StoreError<S> {
     }
 }
 
-/// An action in a deadline row that the machine does not declare (the
-/// machine changed under stored rows).
-#[derive(Debug, thiserror::Error)]
-#[error("a deadline holds the action `{0}`, which the machine does not declare")]
-struct UnknownDeadlineAction(String);
+/// A state stored under a name the machine does not declare.
+pub(crate) fn unknown_state<S: StateMachine>(stored: String) -> StoreError<S> {
+    StoreError::UnknownName {
+        what: "state",
+        stored,
+    }
+}
 
-/// The action of a deadline row.
-pub(crate) fn deadline_action<S: StateMachine>(name: String) -> Result<S::Action, StoreError<S>> {
-    <S::Action as Action>::from_name(&name).ok_or_else(|| backend(UnknownDeadlineAction(name)))
+/// An action stored (in the history, in a deadline) under a name the machine
+/// does not declare.
+pub(crate) fn unknown_action<S: StateMachine>(stored: String) -> StoreError<S> {
+    StoreError::UnknownName {
+        what: "action",
+        stored,
+    }
+}
+
+/// The state of a row, by its stored name.
+pub(crate) fn stored_state<S: StateMachine>(name: String) -> Result<S, StoreError<S>> {
+    S::from_name(&name).ok_or_else(|| unknown_state(name))
+}
+
+/// The action of a history or deadline row, by its stored name.
+pub(crate) fn stored_action<S: StateMachine>(name: String) -> Result<S::Action, StoreError<S>> {
+    <S::Action as Action>::from_name(&name).ok_or_else(|| unknown_action(name))
+}
+
+/// A row that did not decode: a state the machine does not declare (the
+/// derive's `Decode` says so), or the database's error.
+pub(crate) fn undecoded<S: StateMachine>(error: sqlx::Error) -> StoreError<S> {
+    if let sqlx::Error::ColumnDecode { source, .. } = &error
+        && let Some(unknown) = source.downcast_ref::<crate::__private::UnknownStoredState>()
+    {
+        return unknown_state(unknown.0.clone());
+    }
+    backend(error)
 }

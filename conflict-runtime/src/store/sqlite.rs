@@ -11,8 +11,10 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, Decode, Encode, FromRow, Row, Sqlite, Type};
 
+use super::names::{self, MachineChange, NameReport, Place, StoredName, Verify};
 use super::sql::{
-    DeadlineRow, Table, backend, micros_of, quoted, storable, storable_text, version, written,
+    DeadlineRow, Table, backend, micros_of, quoted, storable, storable_text, stored_action,
+    stored_state, undecoded, version, written,
 };
 use super::{
     Applied, Change, ChangeParts, Create, Entry, Inserted, List, Note, Page, Resource, Store,
@@ -80,6 +82,7 @@ pub struct SqliteStore<R: Resource, Id = i64> {
     shape: Arc<Shape>,
     committed: crate::moves::Commits,
     computed: Computed<R>,
+    machine_change: Option<Arc<MachineChange>>,
     types: PhantomData<fn() -> (R, Id)>,
 }
 
@@ -90,6 +93,7 @@ impl<R: Resource, Id> Clone for SqliteStore<R, Id> {
             shape: Arc::clone(&self.shape),
             committed: self.committed.clone(),
             computed: self.computed.clone(),
+            machine_change: self.machine_change.clone(),
             types: PhantomData,
         }
     }
@@ -248,6 +252,18 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
             .filter(|name| ![&table.id, &table.state, &table.version].contains(&name))
             .collect();
         let kind = table.kind_or::<R::State>();
+        let served: Option<(String, String)> =
+            sqlx::query_as(AssertSqlSafe(names::sql::served("?1")))
+                .bind(&kind)
+                .fetch_optional(&pool)
+                .await?;
+        let machine_change = MachineChange::since::<R::State>(served).map(Arc::new);
+        sqlx::query(AssertSqlSafe(names::sql::serve("?1", "?2", "?3")))
+            .bind(&kind)
+            .bind(R::State::fingerprint())
+            .bind(R::State::declaration().join("\n"))
+            .execute(&pool)
+            .await?;
         Ok(SqliteStore {
             pool,
             shape: Arc::new(Shape::new(
@@ -258,8 +274,17 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
             )),
             committed: crate::moves::Commits::default(),
             computed: Computed::default(),
+            machine_change,
             types: PhantomData,
         })
+    }
+
+    /// How the machine differs from the one this store's kind was last
+    /// served with, as found (and logged) when it connected; `None` for
+    /// the same machine, or the first.
+    #[must_use]
+    pub fn machine_change(&self) -> Option<&MachineChange> {
+        self.machine_change.as_deref()
     }
 
     /// The pool.
@@ -337,14 +362,13 @@ impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
             .try_get(self.shape.id_column.as_str())
             .map_err(backend)?;
         let raw_version: i64 = row.try_get("conflict_version").map_err(backend)?;
-        let value = R::from_row(row).map_err(backend)?;
+        let value = R::from_row(row).map_err(undecoded)?;
         Ok(Versioned::new(id, version(raw_version), value))
     }
 
     fn state_of(row: &SqliteRow) -> Result<R::State, StoreError<R::State>> {
         let name: String = row.try_get("conflict_state").map_err(backend)?;
-        <R::State as StateMachine>::from_name(&name)
-            .ok_or_else(|| backend(crate::__private::UnknownStoredState(name)))
+        stored_state(name)
     }
 
     /// One change, inside the write transaction `connection` holds.
@@ -502,25 +526,19 @@ pub(super) fn history_entry<S: StateMachine>(
     let Some(raw_version) = row.try_get::<Option<i64>, _>("version").map_err(backend)? else {
         return Ok(None);
     };
-    let stored = |name: String| {
-        S::from_name(&name).ok_or_else(|| backend(crate::__private::UnknownStoredState(name)))
-    };
     let action = match row
         .try_get::<Option<String>, _>("action")
         .map_err(backend)?
     {
-        Some(name) => Some(
-            <S::Action as Action>::from_name(&name)
-                .ok_or_else(|| backend(crate::__private::UnknownStoredState(name)))?,
-        ),
+        Some(name) => Some(stored_action(name)?),
         None => None,
     };
     let micros: i64 = row.try_get("at_micros").map_err(backend)?;
     let metadata: Option<String> = row.try_get("metadata").map_err(backend)?;
     Ok(Some(Entry {
         version: version(raw_version),
-        from: stored(row.try_get("from_state").map_err(backend)?)?,
-        to: stored(row.try_get("to_state").map_err(backend)?)?,
+        from: stored_state(row.try_get("from_state").map_err(backend)?)?,
+        to: stored_state(row.try_get("to_state").map_err(backend)?)?,
         action,
         at: u64::try_from(micros)
             .ok()
@@ -535,6 +553,62 @@ pub(super) fn history_entry<S: StateMachine>(
                 .map_err(backend)?,
         },
     }))
+}
+
+impl<R: SqliteRecord, Id: SqliteKey> Verify<R> for SqliteStore<R, Id> {
+    async fn verify(&self) -> Result<NameReport, StoreError<R::State>> {
+        let Shape { table, state, .. } = &*self.shape;
+        let rows = sqlx::query(AssertSqlSafe(names::sql::count(table, state, "?1")))
+            .bind(&self.shape.kind)
+            .fetch_all(&self.pool)
+            .await?;
+        let counted = rows
+            .iter()
+            .filter_map(|row| names::sql::counted(row).transpose())
+            .collect::<Result<_, _>>()?;
+        Ok(NameReport::of::<R::State>(&self.shape.kind, counted))
+    }
+}
+
+impl<R: SqliteRecord, Id: SqliteKey> SqliteStore<R, Id> {
+    /// Rewrites every old name the machine reads (its aliases, and its
+    /// removed states' mappings) to the current name, in the resources'
+    /// table, the history and the deadlines, in one transaction; with
+    /// `dry_run` the transaction is rolled back. Answers what was (or would
+    /// be) rewritten, with counts. Rows under names the machine does not
+    /// read at all are left for [`Verify::verify`] to report.
+    ///
+    /// # Errors
+    /// The database's error; nothing is rewritten then.
+    pub async fn migrate_names(
+        &self,
+        dry_run: bool,
+    ) -> Result<Vec<StoredName>, StoreError<R::State>> {
+        let Shape { table, state, .. } = &*self.shape;
+        let renames = names::sql::renames::<R::State>(table, state, "TEXT", |n| format!("?{n}"));
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut rewritten = Vec::with_capacity(renames.len());
+        for rename in &renames {
+            let query = sqlx::query(AssertSqlSafe(rename.sql.as_str()));
+            let query = if rename.place == Place::State {
+                query
+            } else {
+                query.bind(&self.shape.kind)
+            };
+            let done = query
+                .bind(rename.old)
+                .bind(rename.current)
+                .execute(&mut *transaction)
+                .await?;
+            rewritten.push((rename, done.rows_affected()));
+        }
+        if dry_run {
+            transaction.rollback().await?;
+        } else {
+            transaction.commit().await?;
+        }
+        Ok(names::sql::done(rewritten))
+    }
 }
 
 impl<R: SqliteRecord, Id: SqliteKey> Store<R> for SqliteStore<R, Id> {

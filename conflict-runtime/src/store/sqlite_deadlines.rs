@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::StoreError;
-use super::sql::{at_micros, backend, deadline_action, micros_of, version};
+use super::sql::{at_micros, backend, micros_of, stored_action, version};
 use super::sqlite::{SqliteKey, SqliteRecord, SqliteStore};
 use crate::deadline::Deadline;
 use crate::moves::{Deadlines, Due, DueSettled, Pending};
@@ -43,7 +43,7 @@ impl<R: SqliteRecord, Id: SqliteKey> Deadlines<R> for SqliteStore<R, Id> {
             return Ok(None);
         };
         Ok(Some(Pending {
-            action: deadline_action::<R::State>(action)?,
+            action: stored_action::<R::State>(action)?,
             at: at_micros(row.try_get("due_micros").map_err(backend)?),
             not_made: row.try_get("not_made").map_err(backend)?,
         }))
@@ -80,7 +80,7 @@ impl<R: SqliteRecord, Id: SqliteKey> Deadlines<R> for SqliteStore<R, Id> {
                 Ok(Due {
                     id: row.try_get("resource").map_err(backend)?,
                     version: version(row.try_get("version").map_err(backend)?),
-                    action: deadline_action::<R::State>(action)?,
+                    action: stored_action::<R::State>(action)?,
                     at: at_micros(row.try_get("due_micros").map_err(backend)?),
                     attempt: u32::try_from(attempts).unwrap_or(u32::MAX),
                 })

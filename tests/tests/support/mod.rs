@@ -54,6 +54,12 @@ const PG_TABLES: &str = "
         closes_at bigint,
         version   bigint NOT NULL DEFAULT 1
     );
+    CREATE TABLE parcels (
+        id      bigserial PRIMARY KEY,
+        label   text   NOT NULL,
+        status  text   NOT NULL,
+        version bigint NOT NULL DEFAULT 1
+    );
     CREATE TYPE door_state AS ENUM ('closed', 'open', 'locked');
     CREATE TABLE vaults (
         id      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -69,6 +75,12 @@ const SQLITE_TABLES: &str = "
         door      TEXT    NOT NULL,
         closes_at INTEGER,
         version   INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE parcels (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        label   TEXT    NOT NULL,
+        status  TEXT    NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1
     );";
 
 impl Backend {

@@ -23,7 +23,7 @@ use tracing_subscriber::EnvFilter;
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
 const USAGE: &str = "usage: orders [--addr HOST:PORT] [--database-url URL] [--require-if-match]
-              [--payment-window DURATION]
+              [--payment-window DURATION] [--verify | --migrate-names [--dry-run]]
 
   --addr HOST:PORT      where to listen (default 127.0.0.1:3000, or ORDERS_ADDR)
   --database-url URL    keep orders in SQLite (sqlite://orders.db) or Postgres
@@ -32,9 +32,24 @@ const USAGE: &str = "usage: orders [--addr HOST:PORT] [--database-url URL] [--re
   --payment-window D    how long an order may stay unpaid before it expires
                         (default 30m; e.g. 10s for a demo, 2h)
   --log-requests        log a line per request (or RUST_LOG=info,tower_http=debug)
-  --print-machine       print the order machine as text and exit";
+  --print-machine       print the order machine as text and exit
+  --verify              list the stored states and actions the machine does not
+                        declare, and the old names it reads, then exit (1 when
+                        some are unknown): run it before deploying a changed machine
+  --migrate-names       rewrite the old names the machine reads to current ones,
+                        in one transaction, then exit
+  --dry-run             with --migrate-names: count, rewrite nothing";
+
+/// What the binary does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Serve,
+    Verify,
+    MigrateNames { dry_run: bool },
+}
 
 struct Arguments {
+    mode: Mode,
     addr: SocketAddr,
     database_url: Option<String>,
     options: Options,
@@ -45,6 +60,7 @@ struct Arguments {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Arguments {
+        mode,
         addr,
         database_url,
         options,
@@ -64,7 +80,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .init();
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     match database_url {
         Some(url) if url.starts_with("sqlite:") => {
             // WAL: readers do not wait for the writer; created if missing.
@@ -78,7 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let orders = SqliteStore::connect(pool, orders_table())
                 .await?
                 .with_deadline(payment_window);
-            serve(listener, orders, MemoryKeys::default(), options).await
+            run(mode, addr, orders, MemoryKeys::default(), options).await
         }
         Some(url) => {
             let pool = PgPool::connect(&url).await?;
@@ -87,11 +102,53 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let orders = PgStore::connect(pool.clone(), orders_table())
                 .await?
                 .with_deadline(payment_window);
-            serve(listener, orders, PgKeys::new(pool), options).await
+            run(mode, addr, orders, PgKeys::new(pool), options).await
         }
         None => {
             let orders = MemoryOrders::new().with_deadline(payment_window);
-            serve(listener, orders, MemoryKeys::default(), options).await
+            run(mode, addr, orders, MemoryKeys::default(), options).await
+        }
+    }
+}
+
+/// Serves, or checks or rewrites the stored names and exits.
+async fn run<St: Orders>(
+    mode: Mode,
+    addr: SocketAddr,
+    orders: St,
+    keys: impl IdempotencyStore,
+    options: Options,
+) -> Result<(), Box<dyn std::error::Error>> {
+    match mode {
+        Mode::Serve => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            serve(listener, orders, keys, options).await
+        }
+        Mode::Verify => {
+            let report = orders.verify().await?;
+            print!("{report}");
+            if report.is_clean() {
+                Ok(())
+            } else {
+                Err("the store holds names the order machine does not declare".into())
+            }
+        }
+        Mode::MigrateNames { dry_run } => {
+            let rewritten = orders.migrate_names(dry_run).await?;
+            let verb = if dry_run { "would rewrite" } else { "rewrote" };
+            for stored in &rewritten {
+                println!(
+                    "{verb} the {} \"{}\" as \"{}\" in {} rows",
+                    stored.place,
+                    stored.name,
+                    stored.read_as.unwrap_or_default(),
+                    stored.count,
+                );
+            }
+            if rewritten.is_empty() {
+                println!("no old names to rewrite");
+            }
+            Ok(())
         }
     }
 }
@@ -154,8 +211,12 @@ fn arguments() -> Result<Arguments, String> {
     let mut options = Options::default();
     let mut log_requests = false;
     let mut payment_window = Duration::from_mins(30);
+    let (mut verify, mut migrate_names, mut dry_run) = (false, false, false);
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--verify" => verify = true,
+            "--migrate-names" => migrate_names = true,
+            "--dry-run" => dry_run = true,
             "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
             "--require-if-match" => options.require_if_match = true,
             "--log-requests" => log_requests = true,
@@ -179,6 +240,13 @@ fn arguments() -> Result<Arguments, String> {
         }
     }
     let addr = addr.parse().map_err(|e| format!("--addr `{addr}`: {e}"))?;
+    let mode = match (verify, migrate_names, dry_run) {
+        (false, false, false) => Mode::Serve,
+        (true, false, false) => Mode::Verify,
+        (false, true, dry_run) => Mode::MigrateNames { dry_run },
+        (_, false, true) => return Err(format!("--dry-run goes with --migrate-names\n{USAGE}")),
+        (true, true, _) => return Err(format!("--verify or --migrate-names, not both\n{USAGE}")),
+    };
     let payment_window = Deadline::of(
         OrderStatus::Pending,
         OrderStatusAction::Expire,
@@ -186,6 +254,7 @@ fn arguments() -> Result<Arguments, String> {
     )
     .map_err(|e| format!("--payment-window: {e}"))?;
     Ok(Arguments {
+        mode,
         addr,
         database_url,
         options,

@@ -13,7 +13,8 @@ use conflict_runtime::moves::{
     Deadlines, Engine, Event, HookError, MoveError, MoveSpec, Moved, Outbox, Wake,
 };
 use conflict_runtime::store::{
-    Create, List, MemoryStore, PgPool, PgStore, SqlitePool, SqliteStore, Store, StoreError, Table,
+    Create, List, MemoryStore, PgPool, PgStore, SqlitePool, SqliteStore, Store, StoreError,
+    StoredName, Table, Verify,
 };
 use sqlx::AssertSqlSafe;
 
@@ -22,7 +23,13 @@ use crate::orders::{DemoUser, Order, OrderStatus, Payment, PaymentMethod};
 /// A store of orders: moves, creates, lists, `pay` with its payment, the
 /// outbox, and the customer's notifications.
 pub trait Orders:
-    Store<Order, Id = i64> + Create<Order> + List<Order> + Outbox<Order> + Deadlines<Order> + Wake
+    Store<Order, Id = i64>
+    + Create<Order>
+    + List<Order>
+    + Outbox<Order>
+    + Deadlines<Order>
+    + Verify<Order>
+    + Wake
 {
     /// Performs a move and answers it (the order, its payment, its `ETag`).
     /// Where the store has transactions, `pay` records its payment in the
@@ -49,6 +56,14 @@ pub trait Orders:
         &self,
         shipped: &Event<OrderStatus>,
     ) -> impl Future<Output = Result<(), HookError>> + Send;
+
+    /// Rewrites the old names the machine reads to current ones (or, with
+    /// `dry_run`, counts them); the SQL stores' `migrate_names`. Memory
+    /// keeps none.
+    fn migrate_names(
+        &self,
+        dry_run: bool,
+    ) -> impl Future<Output = Result<Vec<StoredName>, StoreError<OrderStatus>>> + Send;
 }
 
 /// What the customer is told when `shipped` is delivered.
@@ -85,6 +100,10 @@ impl Orders for MemoryStore<Order, i64> {
     async fn notify(&self, shipped: &Event<OrderStatus>) -> Result<(), HookError> {
         tracing::info!(key = %shipped.key(), "{}", shipped_message(shipped));
         Ok(())
+    }
+
+    async fn migrate_names(&self, _: bool) -> Result<Vec<StoredName>, StoreError<OrderStatus>> {
+        Ok(Vec::new())
     }
 }
 
@@ -216,6 +235,13 @@ impl Orders for PgStore<Order, i64> {
         .await?;
         Ok(())
     }
+
+    async fn migrate_names(
+        &self,
+        dry_run: bool,
+    ) -> Result<Vec<StoredName>, StoreError<OrderStatus>> {
+        Self::migrate_names(self, dry_run).await
+    }
 }
 
 /// Keys are in memory beside SQLite (one process): the layer keeps the
@@ -282,6 +308,13 @@ impl Orders for SqliteStore<Order, i64> {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    async fn migrate_names(
+        &self,
+        dry_run: bool,
+    ) -> Result<Vec<StoredName>, StoreError<OrderStatus>> {
+        Self::migrate_names(self, dry_run).await
     }
 }
 

@@ -281,7 +281,7 @@ where
     let text = report.to_string();
     assert!(
         text.contains(
-            "parcel: 1 resources in state \"archived\", which the machine does not declare"
+            "parcel: the resource state \"archived\" (1 row), which the machine does not declare"
         ) && text.contains("removed(archived -> State)"),
         "{text}"
     );
@@ -411,6 +411,15 @@ async fn a_changed_machine_on_postgres() {
     .await
     .unwrap();
     assert_eq!(again.machine_change(), None, "served before");
+    // The enum renamed without keeping its kind: said at connect.
+    let renamed = conflict_runtime::store::PgStore::<Parcel<v2::Status>, i64>::connect(
+        connect().await,
+        table().kind("parcel_status"),
+    )
+    .await
+    .unwrap();
+    let change = renamed.machine_change().expect("a new kind");
+    assert_eq!(change.kind_was.as_deref(), Some("parcel"));
     migrates(v2, &stored).await;
     backend.finish().await;
 }
@@ -482,4 +491,80 @@ impl Migrate for conflict_runtime::store::SqliteStore<Parcel<v2::Status>, i64> {
     async fn migrate(&self, dry_run: bool) -> Vec<StoredName> {
         self.migrate_names(dry_run).await.unwrap()
     }
+}
+
+/// Over HTTP, on the example's SQLite and Postgres tables: an order stored
+/// in a state the machine no longer declares answers a problem naming it;
+/// the others answer as before.
+async fn an_order_in_an_unknown_state_answers_a_problem(backend: support::Backend, insert: &str) {
+    let server = backend
+        .serve(conflict_examples::orders::Options::default())
+        .await;
+    let client = reqwest::Client::new();
+    let created: serde_json::Value = client
+        .post(server.url("/orders"))
+        .json(&serde_json::json!({"item": "lamp", "quantity": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let archived: i64 = match &backend {
+        support::Backend::Postgres { .. } => sqlx::query_scalar(sqlx::AssertSqlSafe(insert))
+            .fetch_one(&backend.pool().await)
+            .await
+            .unwrap(),
+        _ => sqlx::query_scalar(sqlx::AssertSqlSafe(insert))
+            .fetch_one(&backend.sqlite_pool().await)
+            .await
+            .unwrap(),
+    };
+    let mut paths = vec![format!("/orders/{archived}")];
+    if matches!(backend, support::Backend::Postgres { .. }) {
+        // Its history was written there too.
+        paths.push(format!("/orders/{archived}/history"));
+    }
+    for path in paths {
+        let response = client.get(server.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), 500, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            body["type"], "urn:conflict:problem:unknown-stored-name",
+            "{path}"
+        );
+        assert_eq!(body["stored_state"], "archived", "{path}");
+    }
+    let other = client
+        .get(server.url(&format!("/orders/{}", created["id"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_in_an_unknown_state_on_sqlite() {
+    let backend = support::Backend::sqlite().await;
+    an_order_in_an_unknown_state_answers_a_problem(
+        backend.clone(),
+        "INSERT INTO orders (item, quantity, status) VALUES ('desk', 1, 'archived') RETURNING id",
+    )
+    .await;
+    backend.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_in_an_unknown_state_on_postgres() {
+    let Some(backend) = support::Backend::postgres().await else {
+        return;
+    };
+    an_order_in_an_unknown_state_answers_a_problem(
+        backend.clone(),
+        "WITH o AS (INSERT INTO orders (item, quantity, status) VALUES ('desk', 1, 'archived') RETURNING id)
+         INSERT INTO conflict_history (kind, id, version, from_state, to_state)
+         SELECT 'order', id::text, 1, 'archived', 'archived' FROM o RETURNING id::bigint",
+    )
+    .await;
+    backend.finish().await;
 }

@@ -37,10 +37,10 @@ impl Place {
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Place::State => "resources in state",
-            Place::HistoryState => "history entries with state",
-            Place::HistoryAction => "history entries with action",
-            Place::DeadlineAction => "deadlines with action",
+            Place::State => "resource state",
+            Place::HistoryState => "history state",
+            Place::HistoryAction => "history action",
+            Place::DeadlineAction => "deadline action",
         })
     }
 }
@@ -138,7 +138,8 @@ impl fmt::Display for NameReport {
             };
             writeln!(
                 f,
-                "{kind}: {count} {place} \"{name}\", which the machine does not declare: {fix}"
+                "{kind}: the {place} \"{name}\" ({}), which the machine does not declare: {fix}",
+                rows(*count)
             )?;
         }
         for stored in &self.renamed {
@@ -150,11 +151,21 @@ impl fmt::Display for NameReport {
             } = stored;
             writeln!(
                 f,
-                "{kind}: {count} {place} \"{name}\", read as \"{}\": the SQL stores' migrate_names rewrites them",
+                "{kind}: the {place} \"{name}\" ({}), an old name read as \"{}\": the SQL stores' migrate_names rewrites it",
+                rows(*count),
                 read_as.unwrap_or_default()
             )?;
         }
         Ok(())
+    }
+}
+
+/// `1 row`, `2 rows`.
+fn rows(count: u64) -> String {
+    if count == 1 {
+        "1 row".to_owned()
+    } else {
+        format!("{count} rows")
     }
 }
 
@@ -185,15 +196,40 @@ pub struct MachineChange {
     pub added: Vec<String>,
     /// Facts the machine last served had, and the running one has not.
     pub removed: Vec<String>,
+    /// The kind this very machine was last served under, when it is new
+    /// under its kind: the enum (or its `resource`) was renamed, and the
+    /// history, events and deadlines kept under the old kind are not read
+    /// until the kind is kept (`#[state_machine(resource = "...")]` or
+    /// `Table::kind`).
+    pub kind_was: Option<String>,
 }
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 impl MachineChange {
     /// The change from the `served` record, `(fingerprint, declaration)`,
-    /// to `S`; `None` when it is the same machine or none was served.
-    pub(crate) fn since<S: StateMachine>(served: Option<(String, String)>) -> Option<Self> {
-        let (was, declaration) = served?;
+    /// to `S`, or, when none was served under this kind, from the kind
+    /// `served_as` that served the same machine; `None` when nothing
+    /// changed, or on the first start.
+    pub(crate) fn since<S: StateMachine>(
+        served: Option<(String, String)>,
+        served_as: Option<String>,
+    ) -> Option<Self> {
         let now = S::fingerprint();
+        let Some((was, declaration)) = served else {
+            let kind_was = served_as?;
+            tracing::warn!(
+                kind = S::RESOURCE,
+                kind_was,
+                "this machine was served under the kind `{kind_was}` and never under this one: its history, events and deadlines stay under `{kind_was}`; keep the kind with #[state_machine(resource = \"{kind_was}\")] or Table::kind"
+            );
+            return Some(MachineChange {
+                was: now.clone(),
+                now,
+                added: Vec::new(),
+                removed: Vec::new(),
+                kind_was: Some(kind_was),
+            });
+        };
         if was == now {
             return None;
         }
@@ -212,6 +248,7 @@ impl MachineChange {
                 .collect(),
             was,
             now,
+            kind_was: None,
         };
         tracing::warn!(
             kind = S::RESOURCE,
@@ -361,6 +398,15 @@ pub(crate) mod sql {
     /// declaration)`.
     pub(crate) fn served(p1: &str) -> String {
         format!("SELECT fingerprint, declaration FROM conflict_machines WHERE kind = {p1}")
+    }
+
+    /// Reads another kind the machine of fingerprint `{p2}` was served
+    /// under, than `{p1}`.
+    pub(crate) fn served_as(p1: &str, p2: &str) -> String {
+        format!(
+            "SELECT kind FROM conflict_machines WHERE fingerprint = {p2} AND kind <> {p1}
+              ORDER BY kind LIMIT 1"
+        )
     }
 
     /// Records the machine `{p1}` is served with now.

@@ -647,7 +647,16 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
                 .bind(&kind)
                 .fetch_optional(&pool)
                 .await?;
-        let machine_change = MachineChange::since::<R::State>(served).map(Arc::new);
+        let served_as: Option<String> = if served.is_none() {
+            sqlx::query_scalar(AssertSqlSafe(names::sql::served_as("$1", "$2")))
+                .bind(&kind)
+                .bind(R::State::fingerprint())
+                .fetch_optional(&pool)
+                .await?
+        } else {
+            None
+        };
+        let machine_change = MachineChange::since::<R::State>(served, served_as).map(Arc::new);
         sqlx::query(AssertSqlSafe(names::sql::serve("$1", "$2", "$3")))
             .bind(&kind)
             .bind(R::State::fingerprint())

@@ -4,7 +4,7 @@ use conflict_runtime::StateMachine;
 #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
 #[state_machine(removed(Paid -> Cancelled))]
 enum Order {
-    #[state(initial, on(pay -> Paid, cancel -> Cancelled))]
+    #[state(initial, alias = "", on(pay -> Paid, cancel -> Cancelled))]
     Pending,
     #[state(alias = "settled", on(ship -> Shipped))]
     Paid,

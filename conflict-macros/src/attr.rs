@@ -12,9 +12,23 @@ use syn::{Token, parenthesized};
 
 use crate::case::RenameRule;
 use crate::errors::{Errors, with_page};
+use crate::suggest::did_you_mean;
 
 pub(crate) const CONTAINER: &str = "state_machine";
 pub(crate) const VARIANT: &str = "state";
+
+/// The keys of `#[state_machine(...)]`, for suggestions.
+const CONTAINER_KEYS: [&str; 5] = ["resource", "action", "crate", "action_alias", "removed"];
+/// The keys of `#[state(...)]`, for suggestions.
+const VARIANT_KEYS: [&str; 7] = [
+    "initial",
+    "terminal",
+    "allow_unreachable",
+    "on",
+    "to",
+    "after",
+    "alias",
+];
 
 /// A key that may appear at most once; a repeat reports both places.
 struct Once<T> {
@@ -106,9 +120,11 @@ impl Container {
                     parenthesized!(content in meta.input);
                     removed.extend(content.parse_terminated(parse_removed, Token![,])?);
                 } else {
+                    let written = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+                    let suggestion = did_you_mean(&written, CONTAINER_KEYS);
                     return Err(meta.error(with_page(
                         format!(
-                            "unknown key in #[{CONTAINER}(...)]; expected `resource = \"name\"`, `action = TypeName`, `crate = path::to::conflict_runtime`, `action_alias(action = \"old_name\")` or `removed(old_name -> State)`"
+                            "unknown key `{written}` in #[{CONTAINER}(...)]; expected `resource = \"name\"`, `action = TypeName`, `crate = path::to::conflict_runtime`, `action_alias(action = \"old_name\")` or `removed(old_name -> State)`{suggestion}"
                         ),
                         "unknown_key",
                     )));
@@ -262,9 +278,11 @@ impl Variant {
                         guard: None,
                     }));
                 } else {
+                    let written = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+                    let suggestion = did_you_mean(&written, VARIANT_KEYS);
                     return Err(meta.error(with_page(
                         format!(
-                            "unknown key in #[{VARIANT}(...)]; expected `initial`, `terminal`, `on(action -> State, ...)`, `to(State, ...)`, `after(30min, action -> State)`, `alias = \"old_name\"` or `allow_unreachable`"
+                            "unknown key `{written}` in #[{VARIANT}(...)]; expected `initial`, `terminal`, `on(action -> State, ...)`, `to(State, ...)`, `after(30min, action -> State)`, `alias = \"old_name\"` or `allow_unreachable`{suggestion}"
                         ),
                         "unknown_key",
                     )));
@@ -433,7 +451,8 @@ fn parse_duration(
         let message = if unit.is_empty() {
             format!("`{number}` has no unit; write a whole number and a unit of {units}")
         } else {
-            format!("unknown unit `{unit}`; write a whole number and a unit of {units}")
+            let suggestion = did_you_mean(&unit, UNITS.iter().map(|(name, _)| *name));
+            format!("unknown unit `{unit}`; write a whole number and a unit of {units}{suggestion}")
         };
         errors.push(syn::Error::new(
             unit_span,

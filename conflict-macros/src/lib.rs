@@ -13,6 +13,7 @@ mod diagram;
 mod errors;
 mod expand;
 mod fallback;
+mod suggest;
 mod valid;
 
 /// Derives `conflict_runtime::StateMachine` for a fieldless enum whose

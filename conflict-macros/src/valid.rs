@@ -88,11 +88,15 @@ impl Machine<'_> {
             .collect();
         for (action, alias) in &self.attrs.action_aliases {
             if crate::ast::find_action(&actions, action).is_none() {
+                let suggestion = crate::suggest::did_you_mean(
+                    &action.unraw().to_string(),
+                    names.values().map(String::as_str),
+                );
                 errors.spanned(
                     action,
                     with_page(
                         format!(
-                            "`{action}` is not an action of this machine; `action_alias({action} = \"...\")` names a declared action, read under an old name too"
+                            "`{action}` is not an action of this machine; `action_alias({action} = \"...\")` names a declared action, read under an old name too{suggestion}"
                         ),
                         "alias_unknown_action",
                     ),
@@ -135,11 +139,21 @@ impl Machine<'_> {
                     .is_some_and(|action| action.unraw() == deadline.action.unraw())
             });
             if !declared {
+                let own: Vec<String> = state
+                    .attrs
+                    .moves
+                    .iter()
+                    .filter_map(|m| Some(m.action.as_ref()?.unraw().to_string()))
+                    .collect();
+                let suggestion = crate::suggest::did_you_mean(
+                    &deadline.action.unraw().to_string(),
+                    own.iter().map(String::as_str),
+                );
                 errors.spanned(
                     &deadline.action,
                     with_page(
                         format!(
-                            "`{action}` is not a move of `{state}`; a deadline makes one of the state's own moves: declare it here, `after(..., {action} -> State)`, or in `on({action} -> State)`",
+                            "`{action}` is not a move of `{state}`; a deadline makes one of the state's own moves: declare it here, `after(..., {action} -> State)`, or in `on({action} -> State)`{suggestion}",
                             action = deadline.action,
                             state = state.ident
                         ),
@@ -189,23 +203,24 @@ impl Machine<'_> {
             .iter()
             .map(|s| format!("`{}`", s.ident))
             .collect();
+        // The wire name written for the state (`paid` for `Paid`) counts too.
         let suggestion = self
             .states
             .iter()
-            .find(|s| {
-                s.ident.unraw().to_string().eq_ignore_ascii_case(&written) || s.wire == written
-            })
+            .find(|s| s.wire == written)
+            .map(|s| s.ident.to_string())
             .or_else(|| {
-                self.states
+                let idents: Vec<String> = self
+                    .states
                     .iter()
-                    .map(|s| (edit_distance(&s.ident.unraw().to_string(), &written), s))
-                    .filter(|(distance, _)| *distance <= suggestion_limit(&written))
-                    .min_by_key(|(distance, _)| *distance)
-                    .map(|(_, s)| s)
+                    .map(|s| s.ident.unraw().to_string())
+                    .collect();
+                crate::suggest::closest(&written, idents.iter().map(String::as_str))
+                    .map(str::to_owned)
             });
         let mut message = format!("unknown state `{written}` in {place}");
         if let Some(state) = suggestion {
-            let _ = write!(message, "; did you mean `{}`?", state.ident);
+            let _ = write!(message, "; did you mean `{state}`?");
         }
         let _ = write!(message, " (declared states: {})", declared.join(", "));
         message
@@ -429,32 +444,8 @@ fn check_alias(
     names.insert(name, owner.to_owned());
 }
 
-/// How many edits still look like a typo: one for short names, more for long ones.
-fn suggestion_limit(written: &str) -> usize {
-    match written.chars().count() {
-        0..4 => 1,
-        len => (len / 3).max(2),
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
-    use super::edit_distance;
     use crate::ast::Machine;
     use crate::errors::Errors;
 
@@ -497,7 +488,7 @@ mod tests {
         };
         let messages = messages(&input);
         assert_eq!(messages.len(), 6, "{messages:#?}");
-        assert!(messages[0].starts_with("unknown key in #[state_machine(...)]"));
+        assert!(messages[0].starts_with("unknown key `bogus` in #[state_machine(...)]"));
         assert!(
             messages[1].starts_with("unknown state `Payd` in a move target; did you mean `Paid`?")
         );
@@ -551,15 +542,6 @@ mod tests {
             "{}",
             messages[2]
         );
-    }
-
-    #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("Paid", "Paid"), 0);
-        assert_eq!(edit_distance("Paid", "Payd"), 1);
-        assert_eq!(edit_distance("Cancelled", "Canceled"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

@@ -36,6 +36,9 @@ mod expand;
 #[path = "../../conflict-macros/src/fallback.rs"]
 mod fallback;
 #[allow(dead_code, unreachable_pub, clippy::all, clippy::pedantic)]
+#[path = "../../conflict-macros/src/suggest.rs"]
+mod suggest;
+#[allow(dead_code, unreachable_pub, clippy::all, clippy::pedantic)]
 #[path = "../../conflict-macros/src/valid.rs"]
 mod valid;
 

@@ -70,6 +70,9 @@ pub mod moves;
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
 pub mod relay;
 pub mod store;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use super::error::{Allowed, MoveError};
 use super::history::Note;
 use super::input::{Input, InputError, ParsedInput};
-use super::rules::{Caller, Committed, MoveOption, Rules};
+use super::rules::{Asking, Caller, Committed, MoveOption, Rules};
 use super::store::{Access, Change, Expected, Move, Resource, Store, StoreError, Versioned};
 use crate::machine::{Action, StateMachine};
 
@@ -550,8 +550,11 @@ where
         }
         let from = current.value().state();
         let action = match requested {
+            Move::Action(action) if !rules.permits_on(current.value(), caller, action) => {
+                return Err(MoveError::Forbidden { action });
+            }
             Move::Action(action) => Some(action),
-            Move::To(target) => by_target(rules, caller, from, target)?,
+            Move::To(target) => by_target(rules, caller, current.value(), target)?,
         };
         let to = match requested.decide(from) {
             Ok(Some(to)) => to,
@@ -576,16 +579,8 @@ where
         };
         let guarded = rules.is_guarded(from, action, to);
         if guarded {
-            let verdict = rules.verdict(current.value(), action, to).await;
-            if !verdict.is_allowed() {
-                let options = rules.options(current.value(), caller).await;
-                return Err(MoveError::Blocked {
-                    current: from,
-                    requested,
-                    blockers: verdict.into_blockers(),
-                    allowed: Allowed::from_options(&options),
-                });
-            }
+            self.check_guards(current.value(), caller, (action, to), asked, input)
+                .await?;
         }
         let mut note = Note {
             actor: caller.actor().map(str::to_owned),
@@ -632,6 +627,40 @@ where
             Err(StoreError::PreconditionFailed { .. }) if pinned => Ok(Attempt::Stale),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// The guards' verdict on the move by `action` to `to` from `resource`,
+    /// as `caller` asks it: refused with the blockers, and what the caller
+    /// may do instead.
+    async fn check_guards(
+        &self,
+        resource: &R,
+        caller: &dyn Caller,
+        (action, to): (Option<ActionOf<R>>, StateOf<R>),
+        asked: &Asked<'_, R, St::Id>,
+        input: Option<&ParsedInput<R>>,
+    ) -> Result<(), MoveError<StateOf<R>>> {
+        let rules = &self.rules;
+        // Guards that see the input see it as parsed, or as sent.
+        let sent = if input.is_none() {
+            asked.input.read().ok()
+        } else {
+            None
+        };
+        let json = input.map(|parsed| &parsed.metadata).or(sent.as_ref());
+        let verdict = rules
+            .verdict_for(resource, action, to, &Asking::new(caller, json))
+            .await;
+        if verdict.is_allowed() {
+            return Ok(());
+        }
+        let options = rules.options(resource, caller).await;
+        Err(MoveError::Blocked {
+            current: resource.state(),
+            requested: asked.requested,
+            blockers: verdict.into_blockers(),
+            allowed: Allowed::from_options(&options),
+        })
     }
 
     /// Commits `change` on `access` and keeps the hooks of the move
@@ -827,9 +856,10 @@ where
 fn by_target<R: Resource>(
     rules: &Rules<R>,
     caller: &dyn Caller,
-    from: StateOf<R>,
+    resource: &R,
     target: StateOf<R>,
 ) -> Result<Option<ActionOf<R>>, MoveError<StateOf<R>>> {
+    let from = resource.state();
     let mut leading = from
         .actions()
         .iter()
@@ -839,7 +869,7 @@ fn by_target<R: Resource>(
     let Some(&first) = leading.peek() else {
         return Ok(None);
     };
-    match leading.find(|&action| rules.permits(caller, action)) {
+    match leading.find(|&action| rules.permits_on(resource, caller, action)) {
         Some(action) => Ok(Some(action)),
         None => Err(MoveError::Forbidden { action: first }),
     }

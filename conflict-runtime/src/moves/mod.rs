@@ -83,4 +83,4 @@ pub use self::engine::{Engine, MOVE_ATTEMPTS, MoveSpec, Moved, Outcome, Uncommit
 pub use self::error::{Allowed, MoveError, MoveErrorKind};
 pub use self::input::{ActionInput, Input, InputError, Invalid, from_object};
 pub use self::outbox::{Dead, Delivery, EVENT_SCHEMA, Event, Outbox, Settled};
-pub use self::rules::{Anonymous, Caller, Committed, HookError, MoveOption, Rules};
+pub use self::rules::{Anonymous, Asked, Asking, Caller, Committed, HookError, MoveOption, Rules};

@@ -8,6 +8,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
 use super::history::Note;
 use super::input::{ActionInput, InputFn, parse_input};
 use super::store::Resource;
@@ -66,6 +69,10 @@ pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 enum GuardFn<R> {
     Sync(Arc<dyn Fn(&R) -> Verdict + Send + Sync>),
     Async(Arc<dyn Fn(R) -> BoxFuture<Verdict> + Send + Sync>),
+    /// Sees the caller and the input beside the resource.
+    Asking(Arc<AskingGuard<R>>),
+    /// Sees the caller's identity and the input, owned, beside the resource.
+    AskingAsync(Arc<dyn Fn(R, Asked) -> BoxFuture<Verdict> + Send + Sync>),
 }
 
 impl<R> Clone for GuardFn<R> {
@@ -73,9 +80,83 @@ impl<R> Clone for GuardFn<R> {
         match self {
             GuardFn::Sync(f) => GuardFn::Sync(Arc::clone(f)),
             GuardFn::Async(f) => GuardFn::Async(Arc::clone(f)),
+            GuardFn::Asking(f) => GuardFn::Asking(Arc::clone(f)),
+            GuardFn::AskingAsync(f) => GuardFn::AskingAsync(Arc::clone(f)),
         }
     }
 }
+
+/// A guard of the resource and of who asks, with what input.
+type AskingGuard<R> = dyn Fn(&R, &Asking<'_>) -> Verdict + Send + Sync;
+
+/// Who asks for a move, and with what input, as a guard of
+/// [`Rules::guard_with`] sees them. Listing what a caller may do
+/// ([`Rules::options`], `GET .../transitions`) has no input: such a guard
+/// then judges the move without one.
+#[derive(Clone, Copy)]
+pub struct Asking<'a> {
+    caller: &'a dyn Caller,
+    input: Option<&'a Value>,
+}
+
+impl<'a> Asking<'a> {
+    /// `caller` asking, with the move's JSON `input` if it has one.
+    #[must_use]
+    pub fn new(caller: &'a dyn Caller, input: Option<&'a Value>) -> Self {
+        Asking { caller, input }
+    }
+
+    /// The caller.
+    #[must_use]
+    pub fn caller(&self) -> &'a dyn Caller {
+        self.caller
+    }
+
+    /// The move's input as JSON, when it has one.
+    #[must_use]
+    pub fn input(&self) -> Option<&'a Value> {
+        self.input
+    }
+
+    /// The move's input as `T` (the action's input type), when it has one
+    /// that reads as `T`.
+    #[must_use]
+    pub fn input_as<T: DeserializeOwned>(&self) -> Option<T> {
+        T::deserialize(self.input?).ok()
+    }
+}
+
+impl fmt::Debug for Asking<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Asking")
+            .field("actor", &self.caller.actor())
+            .field("input", &self.input)
+            .finish()
+    }
+}
+
+/// What an async guard of [`Rules::guard_with_async`] sees beside the
+/// resource: the caller's identity and the move's input, owned, since the
+/// guard's future outlives the request's borrow of the caller.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Asked {
+    /// Who asks ([`Caller::actor`]).
+    pub actor: Option<String>,
+    /// The move's input as JSON, when it has one.
+    pub input: Option<Value>,
+}
+
+impl Asked {
+    /// The move's input as `T`, when it has one that reads as `T`.
+    #[must_use]
+    pub fn input_as<T: DeserializeOwned>(&self) -> Option<T> {
+        T::deserialize(self.input.as_ref()?).ok()
+    }
+}
+
+/// A permission that depends on the resource: whether `caller` may make a
+/// move of this resource (the order's own customer).
+type ScopedPermission<R> = Arc<dyn Fn(&R, &dyn Caller) -> bool + Send + Sync>;
 
 /// Which moves a guard or hook is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +216,7 @@ impl<R: Resource> Clone for Hook<R> {
 struct Inner<R: Resource> {
     guards: Vec<(Scope<R::State>, GuardFn<R>)>,
     permissions: Vec<(<R::State as StateMachine>::Action, Cow<'static, str>)>,
+    scoped_permissions: Vec<(<R::State as StateMachine>::Action, ScopedPermission<R>)>,
     inputs: Vec<(<R::State as StateMachine>::Action, InputFn<R>)>,
     hooks: Vec<Hook<R>>,
 }
@@ -144,6 +226,7 @@ impl<R: Resource> Clone for Inner<R> {
         Inner {
             guards: self.guards.clone(),
             permissions: self.permissions.clone(),
+            scoped_permissions: self.scoped_permissions.clone(),
             inputs: self.inputs.clone(),
             hooks: self.hooks.clone(),
         }
@@ -155,6 +238,7 @@ impl<R: Resource> Default for Inner<R> {
         Inner {
             guards: Vec::new(),
             permissions: Vec::new(),
+            scoped_permissions: Vec::new(),
             inputs: Vec::new(),
             hooks: Vec::new(),
         }
@@ -253,6 +337,12 @@ impl<R: Resource> Rules<R> {
             .map_or(&[], |inner| &inner.permissions)
     }
 
+    fn scoped_permissions(&self) -> &[(ActionOf<R>, ScopedPermission<R>)] {
+        self.inner
+            .as_deref()
+            .map_or(&[], |inner| &inner.scoped_permissions)
+    }
+
     fn inputs(&self) -> &[(ActionOf<R>, InputFn<R>)] {
         self.inner.as_deref().map_or(&[], |inner| &inner.inputs)
     }
@@ -309,6 +399,61 @@ impl<R: Resource> Rules<R> {
             })
         }));
         self.edit(|inner| inner.guards.push((Scope::Action(action), guard)))
+    }
+
+    /// Guards `action` with a function of the resource and of who asks,
+    /// with what input ([`Asking`]): "only the customer who placed the
+    /// order may cancel it, and with a reason longer than ten characters".
+    /// It returns what [`guard`](Rules::guard)'s do, and its blockers are
+    /// the move's like any guard's.
+    #[must_use]
+    pub fn guard_with<O, F>(self, action: ActionOf<R>, guard: F) -> Self
+    where
+        O: GuardOutcome,
+        F: Fn(&R, &Asking<'_>) -> O + Send + Sync + 'static,
+    {
+        let guard = GuardFn::Asking(Arc::new(move |resource: &R, asking: &Asking<'_>| {
+            let mut verdict = Verdict::allow();
+            verdict.add(guard(resource, asking));
+            verdict
+        }));
+        self.edit(|inner| inner.guards.push((Scope::Action(action), guard)))
+    }
+
+    /// Guards `action` with an async function of a copy of the resource and
+    /// of who asks, with what input ([`Asked`]).
+    #[must_use]
+    pub fn guard_with_async<O, Fut, F>(self, action: ActionOf<R>, guard: F) -> Self
+    where
+        O: GuardOutcome,
+        Fut: Future<Output = O> + Send + 'static,
+        F: Fn(R, Asked) -> Fut + Send + Sync + 'static,
+    {
+        let guard = GuardFn::AskingAsync(Arc::new(
+            move |resource: R, asked: Asked| -> BoxFuture<Verdict> {
+                let outcome = guard(resource, asked);
+                Box::pin(async move {
+                    let mut verdict = Verdict::allow();
+                    verdict.add(outcome.await);
+                    verdict
+                })
+            },
+        ));
+        self.edit(|inner| inner.guards.push((Scope::Action(action), guard)))
+    }
+
+    /// Lets `caller` request `action` on a resource only when `allowed`
+    /// says so of that resource (the order's own customer): refused with
+    /// 403 otherwise, and left out of what the caller is told it may do.
+    /// Beside [`permission`](Rules::permission), which does not need the
+    /// resource.
+    #[must_use]
+    pub fn permission_with<F>(self, action: ActionOf<R>, allowed: F) -> Self
+    where
+        F: Fn(&R, &dyn Caller) -> bool + Send + Sync + 'static,
+    {
+        let allowed: ScopedPermission<R> = Arc::new(allowed);
+        self.edit(|inner| inner.scoped_permissions.push((action, allowed)))
     }
 
     /// Requires the caller to hold `permission` for `action`: refused with
@@ -380,14 +525,48 @@ impl<R: Resource> Rules<R> {
             .all(|(_, permission)| caller.has_permission(permission))
     }
 
+    /// Whether `caller` may request `action` on `resource`: the static
+    /// permissions and those that depend on the resource.
+    pub fn permits_on(&self, resource: &R, caller: &dyn Caller, action: ActionOf<R>) -> bool {
+        self.permits(caller, action)
+            && self
+                .scoped_permissions()
+                .iter()
+                .filter(|(scoped, _)| *scoped == action)
+                .all(|(_, allowed)| allowed(resource, caller))
+    }
+
+    /// Whether a permission of `action` depends on the resource.
+    pub(crate) fn scopes_permission(&self, action: ActionOf<R>) -> bool {
+        self.scoped_permissions()
+            .iter()
+            .any(|(scoped, _)| *scoped == action)
+    }
+
     /// What the guards say of the move by `action` (or by target, when
-    /// `action` is `None`) from `resource`'s state to `to`: the derive's
-    /// guards first, then the registered ones in order.
+    /// `action` is `None`) from `resource`'s state to `to`, asked by no one
+    /// with no input (guards that see the caller judge an anonymous one):
+    /// see [`verdict_for`](Rules::verdict_for).
     pub async fn verdict(
         &self,
         resource: &R,
         action: Option<ActionOf<R>>,
         to: StateOf<R>,
+    ) -> Verdict {
+        self.verdict_for(resource, action, to, &Asking::new(&Anonymous, None))
+            .await
+    }
+
+    /// What the guards say of the move by `action` (or by target, when
+    /// `action` is `None`) from `resource`'s state to `to`, as `asking`
+    /// asks it: the derive's guards first, then the registered ones in
+    /// order.
+    pub async fn verdict_for(
+        &self,
+        resource: &R,
+        action: Option<ActionOf<R>>,
+        to: StateOf<R>,
+        asking: &Asking<'_>,
     ) -> Verdict {
         let from = resource.state();
         let mut verdict = Verdict::allow();
@@ -401,6 +580,14 @@ impl<R: Resource> Rules<R> {
             match guard {
                 GuardFn::Sync(check) => verdict.add(check(resource)),
                 GuardFn::Async(check) => verdict.add(check(resource.clone()).await),
+                GuardFn::Asking(check) => verdict.add(check(resource, asking)),
+                GuardFn::AskingAsync(check) => {
+                    let asked = Asked {
+                        actor: asking.caller.actor().map(str::to_owned),
+                        input: asking.input.cloned(),
+                    };
+                    verdict.add(check(resource.clone(), asked).await);
+                }
             }
         }
         verdict
@@ -438,6 +625,7 @@ impl<R: Resource> Rules<R> {
             .iter()
             .any(|guard| guard.action() == action)
             || self.input_of(action).is_some()
+            || self.scopes_permission(action)
             || self.guards().iter().any(|(scope, _)| by_action(*scope))
             || self.hooks().iter().any(|hook| by_action(hook.scope))
     }
@@ -448,6 +636,7 @@ impl<R: Resource> Rules<R> {
         !<StateOf<R> as StateMachine>::GUARDS.is_empty()
             || !self.guards().is_empty()
             || !self.permissions().is_empty()
+            || !self.scoped_permissions().is_empty()
     }
 
     pub(crate) fn input_of(&self, action: ActionOf<R>) -> Option<&InputFn<R>> {
@@ -466,10 +655,11 @@ impl<R: Resource> Rules<R> {
             let Some(to) = from.target(action) else {
                 continue;
             };
-            if !self.permits(caller, action) {
+            if !self.permits_on(resource, caller, action) {
                 continue;
             }
-            let verdict = self.verdict(resource, Some(action), to).await;
+            let asking = Asking::new(caller, None);
+            let verdict = self.verdict_for(resource, Some(action), to, &asking).await;
             options.push(MoveOption {
                 action: Some(action),
                 to,
@@ -482,7 +672,8 @@ impl<R: Resource> Rules<R> {
             if from.actions().iter().any(|&a| from.target(a) == Some(to)) {
                 continue;
             }
-            let verdict = self.verdict(resource, None, to).await;
+            let asking = Asking::new(caller, None);
+            let verdict = self.verdict_for(resource, None, to, &asking).await;
             options.push(MoveOption {
                 action: None,
                 to,

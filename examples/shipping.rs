@@ -63,6 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracking_number: None,
             payment: None,
             deadline: None,
+            actions: Vec::new(),
         });
         eprintln!("order {}: {item}, paid (in memory)", order.id());
     }

@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::HeaderValue;
+use axum::http::header::{LINK, VARY};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,9 +18,10 @@ use conflict_runtime::StateMachine;
 use conflict_runtime::guard::Blocker;
 use conflict_runtime::http::openapi::{self, IdempotencyProblems, Problems, problem_responses};
 use conflict_runtime::http::{
-    self, ActionPath, Bulk, Conditional, Created, EventStream, Explain, History, Idempotency,
-    IdempotencyStore, JsonObject, KeyedRequest, LastEventId, ListQuery, Listed, MAX_BULK,
-    MemoryKeys, MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
+    self, ActionPath, Affordance, Bulk, Conditional, Created, EventStream, Explain, History,
+    Idempotency, IdempotencyStore, JsonObject, KeyedRequest, LastEventId, ListQuery, Listed,
+    MAX_BULK, MemoryKeys, MoveRequest, Problem, ProblemKind, ResourceId, Transitions, action_links,
+    affordances,
 };
 use conflict_runtime::moves::{
     ActionInput, Caller, Dispatcher, Engine, Event, Input, Invalid, Pending, Rules, Scheduler,
@@ -89,6 +92,10 @@ pub struct Order {
     /// from the store's deadlines; served, never read from a request.
     #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<Pending<OrderStatus>>,
+    /// The moves the caller may make now (`GET /orders/{id}` only), as
+    /// hypermedia; served, never stored or read from a request.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Affordance>,
 }
 
 /// A payment, recorded as `pay` commits.
@@ -174,6 +181,7 @@ where
             tracking_number: row.try_get("tracking_number")?,
             payment: None,
             deadline: None,
+            actions: Vec::new(),
         })
     }
 }
@@ -566,6 +574,7 @@ impl NewOrder {
             tracking_number: None,
             payment: None,
             deadline: None,
+            actions: Vec::new(),
         })
     }
 }
@@ -600,10 +609,12 @@ async fn create_at<St: Orders>(
     id.create(app.engine.store(), order, &conditional).await
 }
 
-/// `GET /orders/{id}`, with its payment.
+/// `GET /orders/{id}`, with its payment, and the moves this caller may
+/// make now as `actions` and `Link` headers.
 async fn show<St: Orders>(
     State(app): State<App<St>>,
     id: ResourceId<i64, OrderStatus>,
+    caller: DemoUser,
     conditional: Conditional,
 ) -> Result<Response, Problem> {
     let store = app.engine.store();
@@ -616,11 +627,22 @@ async fn show<St: Orders>(
         not_made: None,
         ..pending
     });
-    Ok(conditional.respond(order.map(|mut order| {
+    let path = format!("/orders/{}", *id);
+    let actions = affordances(order.value(), app.engine.rules(), &caller, &path).await;
+    let links = action_links(&actions);
+    let mut response = conditional.respond(order.map(|mut order| {
         order.payment = payments.remove(&order.id).or(order.payment);
         order.deadline = deadline;
+        order.actions = actions;
         order
-    })))
+    }));
+    let headers = response.headers_mut();
+    // The actions depend on who asks: a cache keys on it.
+    headers.insert(VARY, HeaderValue::from_static("x-user, x-permissions"));
+    for link in links {
+        headers.append(LINK, link);
+    }
+    Ok(response)
 }
 
 /// `GET /orders?status=paid&after=...&limit=...`: orders in any of the
@@ -1238,6 +1260,7 @@ fn schemas() -> Components {
                         .required("paid_at"),
                 )
                 .property("deadline", openapi::deadline_schema::<OrderStatus>())
+                .property("actions", openapi::actions_schema::<OrderStatus>())
                 .required("id")
                 .required("status")
                 .required("item")

@@ -104,6 +104,7 @@ pub fn request(data: &[u8]) {
                 tracking_number: None,
                 payment: None,
                 deadline: None,
+                actions: Vec::new(),
             });
         }
         let third = conflict_runtime::store::Move::Action(

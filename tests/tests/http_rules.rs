@@ -403,7 +403,70 @@ async fn nul_characters_are_422_on_every_store(backend: Backend) {
     assert_eq!(body["field"], "reason");
 }
 
+/// The representation lists the moves this caller may make now, as the 409
+/// and `transitions` do: guards and permissions apply, and each has its
+/// `Link`.
+async fn the_representation_lists_what_the_caller_may_do(backend: Backend) {
+    let server = backend.serve(Options::default()).await;
+    let names = |actions: &Value| -> Vec<String> {
+        actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|action| action["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Over the credit limit: `pay` is blocked, so not offered; `expire`
+    // needs a permission this caller lacks.
+    let big = create(&server, 500).await;
+    let response = get(&server, &format!("/orders/{big}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["vary"], "x-user, x-permissions");
+    let links: Vec<String> = response
+        .headers()
+        .get_all("link")
+        .iter()
+        .map(|link| link.to_str().unwrap().to_owned())
+        .collect();
+    let order: Value = response.json().await.unwrap();
+    assert_eq!(names(&order["actions"]), ["cancel"]);
+    assert_eq!(
+        order["actions"][0],
+        json!({
+            "name": "cancel", "method": "POST", "href": format!("/orders/{big}/cancel"),
+            "to": "cancelled", "input": "#/components/schemas/Cancellation"
+        })
+    );
+    assert_eq!(
+        links,
+        [format!(
+            "</orders/{big}/cancel>; rel=\"urn:conflict:rel:action\"; title=\"cancel\""
+        )]
+    );
+    // The same list as `transitions` and as a refusal's.
+    let (_, transitions) = answer(get(&server, &format!("/orders/{big}/transitions"))).await;
+    assert_eq!(transitions["allowed_actions"], json!(["cancel"]));
+    let refused = problem(post(&server, &format!("/orders/{big}/deliver")), 409).await;
+    assert_eq!(refused["allowed_actions"], json!(["cancel"]));
+
+    // With the permission, `expire` is offered too, and a small order's `pay`.
+    let small = create(&server, 1).await;
+    let (status, order) =
+        answer(get(&server, &format!("/orders/{small}")).header("x-permissions", "orders:expire"))
+            .await;
+    assert_eq!(status, 200);
+    assert_eq!(names(&order["actions"]), ["pay", "cancel", "expire"]);
+    // A terminal order offers nothing, and says so by leaving `actions` out.
+    let (status, _) = answer(post(&server, &format!("/orders/{small}/cancel"))).await;
+    assert_eq!(status, 200);
+    let (_, order) = answer(get(&server, &format!("/orders/{small}"))).await;
+    assert_eq!(order.get("actions"), None);
+}
+
 on_every_backend!(
+    the_representation_lists_what_the_caller_may_do,
     nul_characters_are_422_on_every_store,
     a_guarded_move_is_409_with_its_blockers_and_cancel_stays_allowed,
     transitions_follow_guards_and_permissions_and_explain_blockers,

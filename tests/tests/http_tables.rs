@@ -376,6 +376,7 @@ macro_rules! in_the_callers_transaction {
                 tracking_number: None,
                 payment: None,
                 deadline: None,
+                actions: Vec::new(),
             })
             .await
             .expect("create");

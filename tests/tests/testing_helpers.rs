@@ -52,6 +52,7 @@ fn order(status: OrderStatus) -> Order {
         tracking_number: None,
         payment: None,
         deadline: None,
+        actions: Vec::new(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! become problem bodies in one module (`problem`), by one table of kinds.
 //! Preconditions, idempotency keys and representations are HTTP's own.
 
+mod actions;
 mod etag;
 mod events;
 mod extract;
@@ -18,6 +19,7 @@ mod pg_keys;
 mod problem;
 mod response;
 
+pub use self::actions::{ACTION_REL, Affordance, action_links, affordances};
 pub use self::etag::{MalformedHeader, etag, if_match, if_none_match};
 pub use self::events::{EventStream, LastEventId};
 pub use self::extract::{

@@ -371,6 +371,41 @@ pub fn deadline_schema<S: StateMachine>() -> Schema {
         .into()
 }
 
+/// The moves a caller may make now, as [`affordances`](super::affordances)
+/// serves them in a representation.
+#[must_use]
+pub fn actions_schema<S: StateMachine>() -> Schema {
+    ArrayBuilder::new()
+        .description(Some(
+            "The moves the caller may make now, after guards and permissions",
+        ))
+        .items(
+            ObjectBuilder::new()
+                .property(
+                    "name",
+                    string().enum_values(Some(S::Action::NAMES.iter().copied())),
+                )
+                .property("method", string().enum_values(Some(["POST"])))
+                .property(
+                    "href",
+                    string().description(Some("Where to send it")),
+                )
+                .property("to", string().enum_values(Some(S::NAMES.iter().copied())))
+                .property(
+                    "input",
+                    string().description(Some(
+                        "A reference to the schema of its input in this document, when it takes one",
+                    )),
+                )
+                .required("name")
+                .required("method")
+                .required("href")
+                .required("to"),
+        )
+        .build()
+        .into()
+}
+
 /// One history entry, as served by [`History`](super::History).
 #[must_use]
 pub fn history_entry_schema<S: StateMachine>() -> Schema {

@@ -218,6 +218,8 @@ struct Inner<R: Resource> {
     permissions: Vec<(<R::State as StateMachine>::Action, Cow<'static, str>)>,
     scoped_permissions: Vec<(<R::State as StateMachine>::Action, ScopedPermission<R>)>,
     inputs: Vec<(<R::State as StateMachine>::Action, InputFn<R>)>,
+    /// The name of each action's input type (`Shipment`), as schemas name it.
+    input_names: Vec<(<R::State as StateMachine>::Action, &'static str)>,
     hooks: Vec<Hook<R>>,
 }
 
@@ -228,6 +230,7 @@ impl<R: Resource> Clone for Inner<R> {
             permissions: self.permissions.clone(),
             scoped_permissions: self.scoped_permissions.clone(),
             inputs: self.inputs.clone(),
+            input_names: self.input_names.clone(),
             hooks: self.hooks.clone(),
         }
     }
@@ -240,6 +243,7 @@ impl<R: Resource> Default for Inner<R> {
             permissions: Vec::new(),
             scoped_permissions: Vec::new(),
             inputs: Vec::new(),
+            input_names: Vec::new(),
             hooks: Vec::new(),
         }
     }
@@ -473,6 +477,8 @@ impl<R: Resource> Rules<R> {
         self.edit(|inner| {
             inner.inputs.retain(|(a, _)| *a != action);
             inner.inputs.push((action, parse));
+            inner.input_names.retain(|(a, _)| *a != action);
+            inner.input_names.push((action, short_type_name::<T>()));
         })
     }
 
@@ -639,6 +645,18 @@ impl<R: Resource> Rules<R> {
             || !self.scoped_permissions().is_empty()
     }
 
+    /// The name of `action`'s input type (`Shipment` for
+    /// `input::<Shipment>`), if it takes one: how an OpenAPI document
+    /// usually names its schema.
+    pub fn input_name(&self, action: ActionOf<R>) -> Option<&'static str> {
+        self.inner
+            .as_deref()?
+            .input_names
+            .iter()
+            .find(|(scoped, _)| *scoped == action)
+            .map(|(_, name)| *name)
+    }
+
     pub(crate) fn input_of(&self, action: ActionOf<R>) -> Option<&InputFn<R>> {
         self.inputs()
             .iter()
@@ -729,6 +747,15 @@ impl<R: Resource> Rules<R> {
         }
         failed
     }
+}
+
+/// `Shipment` for `my_app::orders::Shipment`; generics are kept
+/// (`Page<Order>`).
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let path = full.split('<').next().unwrap_or(full);
+    let start = path.rfind("::").map_or(0, |at| at + 2);
+    &full[start..]
 }
 
 fn sync_guard<R, O, F>(guard: F) -> GuardFn<R>

@@ -18,6 +18,7 @@ pub mod openapi;
 mod pg_keys;
 mod problem;
 mod response;
+mod routes;
 
 pub use self::actions::{ACTION_REL, Affordance, action_links, affordances};
 pub use self::etag::{MalformedHeader, etag, if_match, if_none_match};
@@ -38,6 +39,7 @@ pub use self::machine::machine;
 pub use self::pg_keys::PgKeys;
 pub use self::problem::{PROBLEM_JSON, Problem, ProblemKind};
 pub use self::response::{Created, HOOK_FAILED, History, Transitions};
+pub use self::routes::Routes;
 
 /// A fallback handler: every unmatched route is a 404 problem.
 #[allow(clippy::unused_async, reason = "axum handlers are async fns")]

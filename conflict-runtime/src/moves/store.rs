@@ -405,8 +405,11 @@ pub trait Create<R: Resource>: Store<R> {
 /// choose ids and keep them apart from the resource (in memory). A resource
 /// that does not carry its id implements it with an empty body.
 pub trait Keyed<Id> {
-    /// Records the id the store chose.
-    fn set_id(&mut self, id: &Id);
+    /// Records the id the store chose; by default nothing, for a resource
+    /// that does not carry its id (`impl Keyed<u64> for Ticket {}`).
+    fn set_id(&mut self, id: &Id) {
+        let _ = id;
+    }
 }
 
 /// One page of resources, in the order of their ids.

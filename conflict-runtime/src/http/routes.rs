@@ -1,0 +1,345 @@
+//! The standard routes of a resource, from its machine, in one call:
+//! create, read with `ETag` and 304, create under a chosen id, move by
+//! action and by target, what the caller may do, history, the machine's
+//! diagrams, and (where the store lists) a page by state.
+//!
+//! Every handler is the crate's own extractors and responses, the ones a
+//! hand-written route uses: the two ways answer alike.
+
+use std::fmt::Display;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::HeaderValue;
+use axum::http::header::{LINK, VARY};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    Conditional, Created, Explain, History, JsonObject, ListQuery, Listed, MoveRequest, Problem,
+    ProblemKind, ResourceId, Transitions, action_links, affordances,
+};
+use crate::machine::StateMachine;
+use crate::moves::{Anonymous, Caller, Engine};
+use crate::store::{Create, Inserted, List, Resource, Store};
+
+/// The routes of one resource over an [`Engine`], as a [`Router`]:
+///
+/// | route | what |
+/// | --- | --- |
+/// | `POST {base}` | create (the body is the resource, in an initial state): 201, `Location`, `ETag` |
+/// | `GET {base}/{id}` | read, with `ETag` and `If-None-Match` (304) |
+/// | `PUT {base}/{id}` | create under the client's id, at most once |
+/// | `POST {base}/{id}/{action}` | move by action, with its input |
+/// | `PATCH {base}/{id}` | move by target (`{"status": "paid"}`) |
+/// | `GET {base}/{id}/transitions` | what the caller may do now (`?explain=true`) |
+/// | `GET {base}/{id}/history` | the committed moves |
+/// | `GET /state-machines/{resource}` | the machine: JSON, SVG, Mermaid, DOT, text |
+/// | `GET {base}?status=...` | a page by state, with [`listed`](Routes::listed) |
+///
+/// Callers are `C` (an extractor of yours, [`Anonymous`] by default).
+/// Unknown routes and methods answer problems (404, 405). Add your own
+/// routes to the router it returns, with the same extractors.
+pub struct Routes<R: Resource, St, C = Anonymous> {
+    base: String,
+    engine: Engine<R, St>,
+    actions: Option<HeaderValue>,
+    listed: Option<AddRoute<R, St>>,
+    caller: PhantomData<fn() -> C>,
+}
+
+/// Adds a route that needs more of the store than every route does (the
+/// listing: [`List`]), given the base path.
+type AddRoute<R, St> = fn(Router<Shared<R, St>>, &str) -> Router<Shared<R, St>>;
+
+/// What the handlers share: the engine and the base path.
+struct Shared<R: Resource, St> {
+    engine: Engine<R, St>,
+    base: std::sync::Arc<str>,
+    actions: Option<HeaderValue>,
+}
+
+impl<R: Resource, St: Clone> Clone for Shared<R, St> {
+    fn clone(&self) -> Self {
+        Shared {
+            engine: self.engine.clone(),
+            base: std::sync::Arc::clone(&self.base),
+            actions: self.actions.clone(),
+        }
+    }
+}
+
+impl<R, St> Routes<R, St, Anonymous>
+where
+    R: Resource,
+{
+    /// The routes under `base` (`/orders`) over `engine`'s store and rules.
+    pub fn new(base: impl Into<String>, engine: Engine<R, St>) -> Self {
+        Routes {
+            base: base.into().trim_end_matches('/').to_owned(),
+            engine,
+            actions: None,
+            listed: None,
+            caller: PhantomData,
+        }
+    }
+}
+
+impl<R, St, C> Routes<R, St, C>
+where
+    R: Resource + Serialize + DeserializeOwned,
+    St: Store<R> + Create<R> + Clone + Send + Sync + 'static,
+    St::Id: FromStr + Display + Serialize + Send + Sync + 'static,
+    C: Caller + FromRequestParts<()> + 'static,
+    <C as FromRequestParts<()>>::Rejection: IntoResponse,
+{
+    /// Takes the caller from each request as `C2`, an extractor of yours
+    /// (the identity and permissions your authentication gives).
+    pub fn caller<C2>(self) -> Routes<R, St, C2> {
+        Routes {
+            base: self.base,
+            engine: self.engine,
+            actions: self.actions,
+            listed: self.listed,
+            caller: PhantomData,
+        }
+    }
+
+    /// Adds to `GET {base}/{id}` the moves the caller may make now, as an
+    /// `actions` member and `Link` headers ([`affordances`]); `vary` names
+    /// the request headers that identify the caller, for caches.
+    #[must_use]
+    pub fn with_actions(mut self, vary: &'static str) -> Self {
+        self.actions = Some(HeaderValue::from_static(vary));
+        self
+    }
+
+    /// The router.
+    pub fn router(self) -> Router {
+        let base = self.base;
+        let item = format!("{base}/{{id}}");
+        let mut router = Router::<Shared<R, St>>::new()
+            .route(&base, post(create::<R, St>))
+            .route(
+                &item,
+                get(show::<R, St, C>)
+                    .put(create_at::<R, St>)
+                    .patch(act::<R, St, C>),
+            )
+            .route(&format!("{item}/{{action}}"), post(act::<R, St, C>))
+            .route(&format!("{item}/transitions"), get(transitions::<R, St, C>))
+            .route(&format!("{item}/history"), get(history::<R, St>))
+            .route(
+                &format!("/state-machines/{}", <R::State as StateMachine>::RESOURCE),
+                get(super::machine::<R::State>),
+            );
+        if let Some(listed) = self.listed {
+            router = listed(router, &base);
+        }
+        router
+            .fallback(super::not_found)
+            .method_not_allowed_fallback(super::method_not_allowed)
+            .with_state(Shared {
+                engine: self.engine,
+                base: base.into(),
+                actions: self.actions,
+            })
+    }
+}
+
+impl<R, St, C> Routes<R, St, C>
+where
+    R: Resource + Serialize + DeserializeOwned,
+    St: Store<R> + Create<R> + List<R> + Clone + Send + Sync + 'static,
+    St::Id: FromStr + Display + Serialize + Send + Sync + 'static,
+{
+    /// Adds `GET {base}?status=paid&after=...&limit=...`: a page of the
+    /// resources in any of the states, by the store's [`List`].
+    #[must_use]
+    pub fn listed(mut self) -> Self {
+        self.listed = Some(|router, base| router.route(base, get(list::<R, St>)));
+        self
+    }
+}
+
+/// The caller `C`, taken from the request as an extractor without state
+/// takes it, whatever the router's state.
+struct Asker<C>(C);
+
+impl<C, S> FromRequestParts<S> for Asker<C>
+where
+    C: FromRequestParts<()>,
+    C::Rejection: IntoResponse,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Response> {
+        C::from_request_parts(parts, &())
+            .await
+            .map(Asker)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// No identity: every request is [`Anonymous`].
+impl<S: Send + Sync> FromRequestParts<S> for Anonymous {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        _: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Anonymous)
+    }
+}
+
+/// `POST {base}`: the body is the new resource, in an initial state.
+async fn create<R, St>(
+    State(shared): State<Shared<R, St>>,
+    JsonObject(value): JsonObject<R>,
+) -> Result<Response, Problem>
+where
+    R: Resource + Serialize,
+    St: Create<R>,
+    St::Id: Display,
+{
+    let state = value.state();
+    if !state.is_initial() {
+        let initial: Vec<&str> = R::State::INITIAL.iter().map(|s| s.name()).collect();
+        return Err(Problem::new(
+            ProblemKind::InvalidInput,
+            format!(
+                "a new {} starts in {}, not in {}",
+                R::State::RESOURCE,
+                initial.join(" or "),
+                state.name()
+            ),
+        )
+        .with_instance(shared.base.as_ref())
+        .with("known_states", initial));
+    }
+    let created = shared.engine.store().create(value).await?;
+    let location = format!("{}/{}", shared.base, created.id());
+    Ok(Created::new(Inserted::Created(created), location).into_response())
+}
+
+/// `PUT {base}/{id}`: creates under the client's id, at most once.
+async fn create_at<R, St>(
+    State(shared): State<Shared<R, St>>,
+    id: ResourceId<St::Id, R::State>,
+    conditional: Conditional,
+    JsonObject(value): JsonObject<R>,
+) -> Result<Created<St::Id, R>, Problem>
+where
+    R: Resource,
+    St: Store<R>,
+    St::Id: Display + Clone + Send + Sync + 'static,
+{
+    id.create(shared.engine.store(), value, &conditional).await
+}
+
+/// `GET {base}/{id}`, with what the caller may do when asked for.
+async fn show<R, St, C>(
+    State(shared): State<Shared<R, St>>,
+    id: ResourceId<St::Id, R::State>,
+    Asker(caller): Asker<C>,
+    conditional: Conditional,
+) -> Result<Response, Problem>
+where
+    R: Resource + Serialize,
+    St: Store<R>,
+    St::Id: Display + Clone + Send + Sync + 'static,
+    C: Caller,
+{
+    let resource = id.load(shared.engine.store()).await?;
+    let Some(vary) = &shared.actions else {
+        return Ok(conditional.respond(resource));
+    };
+    let path = format!("{}/{}", shared.base, *id);
+    let actions = affordances(resource.value(), shared.engine.rules(), &caller, &path).await;
+    let links = action_links(&actions);
+    let with_actions = resource.map(|value| {
+        let mut body = serde_json::to_value(&value).unwrap_or(serde_json::Value::Null);
+        if let (Some(members), false) = (body.as_object_mut(), actions.is_empty()) {
+            members.insert(
+                "actions".to_owned(),
+                serde_json::to_value(&actions).unwrap_or_default(),
+            );
+        }
+        body
+    });
+    let mut response = conditional.respond(with_actions);
+    let headers = response.headers_mut();
+    headers.insert(VARY, vary.clone());
+    for link in links {
+        headers.append(LINK, link);
+    }
+    Ok(response)
+}
+
+/// `POST {base}/{id}/{action}` and `PATCH {base}/{id}`.
+async fn act<R, St, C>(
+    State(shared): State<Shared<R, St>>,
+    Asker(caller): Asker<C>,
+    request: MoveRequest<R::State, St::Id>,
+) -> Result<Response, Problem>
+where
+    R: Resource + Serialize,
+    St: Store<R>,
+    St::Id: Display + Clone + Send + Sync + 'static,
+    C: Caller,
+{
+    let moved = request.perform(&shared.engine, &caller).await?;
+    Ok(moved.into_response())
+}
+
+/// `GET {base}/{id}/transitions`.
+async fn transitions<R, St, C>(
+    State(shared): State<Shared<R, St>>,
+    Asker(caller): Asker<C>,
+    id: ResourceId<St::Id, R::State>,
+    Explain(explain): Explain,
+) -> Result<Transitions, Problem>
+where
+    R: Resource,
+    St: Store<R>,
+    St::Id: Display + Clone + Send + Sync + 'static,
+    C: Caller,
+{
+    let resource = id.load(shared.engine.store()).await?;
+    Ok(Transitions::for_caller(resource.value(), shared.engine.rules(), &caller, explain).await)
+}
+
+/// `GET {base}/{id}/history`.
+async fn history<R, St>(
+    State(shared): State<Shared<R, St>>,
+    id: ResourceId<St::Id, R::State>,
+) -> Result<History<R::State>, Problem>
+where
+    R: Resource,
+    St: Store<R>,
+    St::Id: Display + Clone + Send + Sync + 'static,
+{
+    id.history(shared.engine.store()).await
+}
+
+/// `GET {base}?status=...&after=...&limit=...`.
+async fn list<R, St>(
+    State(shared): State<Shared<R, St>>,
+    query: ListQuery<R::State, St::Id>,
+) -> Result<Listed<St::Id, R>, Problem>
+where
+    R: Resource,
+    St: List<R>,
+    St::Id: FromStr + Display + Clone + Send + Sync + 'static,
+{
+    query.page(shared.engine.store()).await
+}

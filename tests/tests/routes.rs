@@ -1,0 +1,241 @@
+//! The routes generated from a machine (`http::Routes`): a service of one
+//! resource in a few lines, served on a loopback port, answering as the
+//! hand-written example does; and the conformance check over it.
+
+use conflict_runtime::StateMachine;
+use conflict_runtime::guard::Blocker;
+use conflict_runtime::http::Routes;
+use conflict_runtime::moves::{Engine, Rules};
+use conflict_runtime::store::{Keyed, MemoryStore, Resource};
+use conflict_runtime::testing::Conformance;
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[macro_use]
+mod support;
+
+#[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TicketStatus {
+    #[state(initial, on(start -> InProgress, close -> Closed))]
+    Open,
+    #[state(on(close -> Closed))]
+    InProgress,
+    #[state(terminal)]
+    Closed,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Ticket {
+    title: String,
+    status: TicketStatus,
+}
+
+impl Resource for Ticket {
+    type State = TicketStatus;
+    fn state(&self) -> TicketStatus {
+        self.status
+    }
+    fn set_state(&mut self, status: TicketStatus) {
+        self.status = status;
+    }
+}
+
+impl Keyed<u64> for Ticket {}
+
+/// A ticket titled "blocked" cannot be started.
+fn rules() -> Rules<Ticket> {
+    Rules::new().guard(TicketStatusAction::Start, |ticket: &Ticket| {
+        if ticket.title == "blocked" {
+            return Err(Blocker::new("blocked", "this ticket waits on another"));
+        }
+        Ok(())
+    })
+}
+
+fn app(tickets: MemoryStore<Ticket>) -> axum::Router {
+    Routes::new("/tickets", Engine::new(tickets, rules()))
+        .with_actions("authorization")
+        .listed()
+        .router()
+}
+
+async fn send(request: reqwest::RequestBuilder) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let response = request.send().await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_routes_answer_as_the_contract_says() {
+    let server = support::Server::start(app(MemoryStore::new())).await;
+    let client = &server.client;
+    let url = |path: &str| server.url(path);
+
+    // Create: 201, Location, ETag; a new ticket starts open.
+    let (status, headers, created) = send(
+        client
+            .post(url("/tickets"))
+            .json(&json!({"title": "printer", "status": "open"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(headers["location"], "/tickets/1");
+    assert_eq!(headers["etag"], "\"1\"");
+    assert_eq!(created["status"], "open");
+    let (status, _, problem) = send(
+        client
+            .post(url("/tickets"))
+            .json(&json!({"title": "x", "status": "closed"})),
+    )
+    .await;
+    assert_eq!(
+        (status, &problem["type"]),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!("urn:conflict:problem:invalid-input")
+        )
+    );
+
+    // Read, with what may be done, and 304 on a matching ETag.
+    let (status, headers, ticket) = send(client.get(url("/tickets/1"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["vary"], "authorization");
+    let offered: Vec<&str> = ticket["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|action| action["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["start", "close"]);
+    let (status, _, _) = send(
+        client
+            .get(url("/tickets/1"))
+            .header("if-none-match", "\"1\""),
+    )
+    .await;
+    assert_eq!(status, 304);
+
+    // Moves: by action, then an illegal one is a 409 naming what is allowed.
+    let (status, headers, started) = send(client.post(url("/tickets/1/start"))).await;
+    assert_eq!(
+        (status, &started["status"]),
+        (StatusCode::OK, &json!("in_progress"))
+    );
+    assert_eq!(headers["etag"], "\"2\"");
+    let (status, _, refused) = send(client.post(url("/tickets/1/start"))).await;
+    assert_eq!(status, 409);
+    assert_eq!(refused["type"], "urn:conflict:problem:illegal-transition");
+    assert_eq!(refused["allowed_actions"], json!(["close"]));
+    // By target, under a precondition: a stale one is 412.
+    let (status, _, _) = send(
+        client
+            .patch(url("/tickets/1"))
+            .header("if-match", "\"1\"")
+            .json(&json!({"status": "closed"})),
+    )
+    .await;
+    assert_eq!(status, 412);
+    let (status, _, closed) = send(
+        client
+            .patch(url("/tickets/1"))
+            .header("if-match", "\"2\"")
+            .json(&json!({"status": "closed"})),
+    )
+    .await;
+    assert_eq!(
+        (status, &closed["status"]),
+        (StatusCode::OK, &json!("closed"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guards_chosen_ids_history_listing_and_problems() {
+    let server = support::Server::start(app(MemoryStore::new())).await;
+    let client = &server.client;
+    let url = |path: &str| server.url(path);
+    let (status, _, _) = send(
+        client
+            .post(url("/tickets"))
+            .json(&json!({"title": "printer", "status": "open"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    for path in ["/tickets/1/start", "/tickets/1/close"] {
+        let (status, _, _) = send(client.post(url(path))).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    // A guard blocks: 409 transition-blocked with its blocker.
+    let (_, _, _) = send(
+        client
+            .put(url("/tickets/7"))
+            .json(&json!({"title": "blocked", "status": "open"})),
+    )
+    .await;
+    let (status, _, blocked) = send(client.post(url("/tickets/7/start"))).await;
+    assert_eq!(status, 409);
+    assert_eq!(blocked["type"], "urn:conflict:problem:transition-blocked");
+    assert_eq!(blocked["blockers"][0]["code"], "blocked");
+    let (_, _, transitions) = send(client.get(url("/tickets/7/transitions?explain=true"))).await;
+    assert_eq!(transitions["allowed_actions"], json!(["close"]));
+    // Create under a chosen id: again the same is a 200, different a 409.
+    let (status, _, _) = send(
+        client
+            .put(url("/tickets/7"))
+            .json(&json!({"title": "blocked", "status": "open"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = send(
+        client
+            .put(url("/tickets/7"))
+            .json(&json!({"title": "other", "status": "open"})),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    // History, listing by state, the machine, and problems for the rest.
+    let (_, _, history) = send(client.get(url("/tickets/1/history"))).await;
+    assert_eq!(history.as_array().map(Vec::len), Some(2));
+    let (status, _, page) = send(client.get(url("/tickets?status=open"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    let (status, _, machine) = send(client.get(url("/state-machines/ticket"))).await;
+    assert_eq!(status, 200);
+    assert!(machine["states"].is_array(), "{machine}");
+    let (status, _, missing) = send(client.get(url("/tickets/99"))).await;
+    assert_eq!(
+        (status, &missing["type"]),
+        (
+            StatusCode::NOT_FOUND,
+            &json!("urn:conflict:problem:not-found")
+        )
+    );
+    let (status, _, _) = send(client.delete(url("/tickets/1"))).await;
+    assert_eq!(status, 405);
+}
+
+#[tokio::test]
+async fn the_generated_routes_conform() {
+    let tickets = MemoryStore::<Ticket>::new();
+    let store = tickets.clone();
+    let checked = Conformance::new(app(tickets), move |status| {
+        let store = store.clone();
+        async move {
+            let ticket = Ticket {
+                title: "printer".to_owned(),
+                status,
+            };
+            let created = conflict_runtime::store::Create::create(&store, ticket)
+                .await
+                .unwrap();
+            format!("/tickets/{}", created.id())
+        }
+    })
+    .check()
+    .await
+    .unwrap();
+    assert_eq!(checked, 3 * 2);
+}

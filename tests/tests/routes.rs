@@ -239,3 +239,79 @@ async fn the_generated_routes_conform() {
     .unwrap();
     assert_eq!(checked, 3 * 2);
 }
+
+/// Every `$ref` under `value` names a schema of `components`.
+fn dangling_refs(value: &Value, components: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(members) => {
+            if let Some(Value::String(target)) = members.get("$ref") {
+                let name = target.trim_start_matches("#/components/schemas/");
+                if components.get(name).is_none() {
+                    found.push(target.clone());
+                }
+            }
+            for member in members.values() {
+                dangling_refs(member, components, found);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                dangling_refs(item, components, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generated_document_follows_the_declaration() {
+    let tickets = MemoryStore::<Ticket>::new();
+    let routes = Routes::new("/tickets", Engine::new(tickets, rules())).listed();
+    let server = support::Server::start(routes.with_openapi().router()).await;
+    let (status, _, document) = send(server.client.get(server.url("/openapi.json"))).await;
+    assert_eq!(status, 200);
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = &document["paths"];
+    let statuses = |path: &str, method: &str| -> Vec<String> {
+        let mut statuses: Vec<String> = paths[path][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path} is documented"))
+            .keys()
+            .cloned()
+            .collect();
+        statuses.sort();
+        statuses
+    };
+    // One operation per action; a move's refusals, 500 too, and no 428 where
+    // If-Match is not required.
+    for action in ["start", "close"] {
+        let move_statuses = statuses(&format!("/tickets/{{id}}/{action}"), "post");
+        for status in ["200", "404", "409", "412", "500", "503"] {
+            assert!(
+                move_statuses.iter().any(|s| s == status),
+                "{action}: {move_statuses:?}"
+            );
+        }
+        assert!(
+            !move_statuses.iter().any(|s| s == "428"),
+            "{action}: {move_statuses:?}"
+        );
+    }
+    assert!(statuses("/tickets/{id}", "get").contains(&"304".to_owned()));
+    assert!(statuses("/tickets/{id}", "patch").contains(&"409".to_owned()));
+    assert!(statuses("/tickets/{id}", "put").contains(&"201".to_owned()));
+    assert!(statuses("/tickets", "post").contains(&"201".to_owned()));
+    assert!(statuses("/tickets", "get").contains(&"200".to_owned()));
+    assert!(statuses("/tickets/{id}/transitions", "get").contains(&"200".to_owned()));
+    assert!(statuses("/tickets/{id}/history", "get").contains(&"200".to_owned()));
+    // A new ticket is documented as starting open.
+    let created =
+        &paths["/tickets"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        created["allOf"][1]["properties"]["status"]["enum"],
+        json!(["open"])
+    );
+    let mut dangling = Vec::new();
+    dangling_refs(&document, &document["components"]["schemas"], &mut dangling);
+    assert!(dangling.is_empty(), "{dangling:?}");
+}

@@ -19,6 +19,8 @@ mod pg_keys;
 mod problem;
 mod response;
 mod routes;
+#[cfg(feature = "openapi")]
+mod routes_openapi;
 
 pub use self::actions::{ACTION_REL, Affordance, action_links, affordances};
 pub use self::etag::{MalformedHeader, etag, if_match, if_none_match};

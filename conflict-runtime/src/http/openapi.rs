@@ -506,7 +506,8 @@ pub fn components<S: StateMachine>(components: ComponentsBuilder) -> ComponentsB
         .schema(format!("{name}Action"), action_schema::<S>())
 }
 
-fn pascal(resource: &str) -> String {
+/// `order_line` -> `OrderLine`: how the schemas of a resource are named.
+pub(crate) fn pascal(resource: &str) -> String {
     resource
         .split(|c: char| !c.is_alphanumeric())
         .filter(|part| !part.is_empty())
@@ -522,9 +523,20 @@ fn pascal(resource: &str) -> String {
 /// The problem responses of the parts `P` (an extractor or a tuple of them),
 /// one per status, added to `responses`.
 #[must_use]
-pub fn problem_responses<P: Problems>(mut responses: ResponsesBuilder) -> ResponsesBuilder {
+pub fn problem_responses<P: Problems>(responses: ResponsesBuilder) -> ResponsesBuilder {
     let mut kinds = Vec::new();
     P::problems(&mut kinds);
+    problem_responses_of(&kinds, responses)
+}
+
+/// The problem responses of `kinds`, one per status, added to `responses`:
+/// for a route whose parts' problems are narrowed by hand (a move whose
+/// route does not require `If-Match` answers no 428).
+#[must_use]
+pub fn problem_responses_of(
+    kinds: &[ProblemKind],
+    mut responses: ResponsesBuilder,
+) -> ResponsesBuilder {
     let mut statuses: Vec<u16> = kinds.iter().map(|k| k.status().as_u16()).collect();
     statuses.sort_unstable();
     statuses.dedup();

@@ -49,7 +49,70 @@ pub struct Routes<R: Resource, St, C = Anonymous> {
     engine: Engine<R, St>,
     actions: Option<HeaderValue>,
     listed: Option<AddRoute<R, St>>,
+    #[cfg(feature = "openapi")]
+    schemas: super::routes_openapi::Schemas,
+    #[cfg(feature = "openapi")]
+    serve_openapi: bool,
     caller: PhantomData<fn() -> C>,
+}
+
+impl<R: Resource, St: Store<R>, C> Routes<R, St, C>
+where
+    St::Id: std::fmt::Display,
+{
+    /// The base path (`/orders`).
+    #[cfg(feature = "openapi")]
+    pub(super) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The engine's rules.
+    #[cfg(feature = "openapi")]
+    pub(super) fn rules(&self) -> &crate::moves::Rules<R> {
+        self.engine.rules()
+    }
+
+    /// Whether the routes list by state.
+    #[cfg(feature = "openapi")]
+    pub(super) fn lists(&self) -> bool {
+        self.listed.is_some()
+    }
+
+    /// The schemas given for the document.
+    #[cfg(feature = "openapi")]
+    pub(super) fn schemas(&self) -> &super::routes_openapi::Schemas {
+        &self.schemas
+    }
+
+    /// The resource's schema in [`openapi`](Routes::openapi) (a
+    /// permissive object otherwise).
+    #[cfg(feature = "openapi")]
+    #[must_use]
+    pub fn schema(mut self, schema: impl Into<utoipa::openapi::schema::Schema>) -> Self {
+        self.schemas.resource = Some(schema.into());
+        self
+    }
+
+    /// The schema of the input type `name` (`Shipment`, as
+    /// `Rules::input::<Shipment>` names it) in [`openapi`](Routes::openapi).
+    #[cfg(feature = "openapi")]
+    #[must_use]
+    pub fn input_schema(
+        mut self,
+        name: impl Into<String>,
+        schema: impl Into<utoipa::openapi::schema::Schema>,
+    ) -> Self {
+        self.schemas.inputs.push((name.into(), schema.into()));
+        self
+    }
+
+    /// Serves [`openapi`](Routes::openapi) at `GET /openapi.json`.
+    #[cfg(feature = "openapi")]
+    #[must_use]
+    pub fn with_openapi(mut self) -> Self {
+        self.serve_openapi = true;
+        self
+    }
 }
 
 /// Adds a route that needs more of the store than every route does (the
@@ -84,6 +147,10 @@ where
             engine,
             actions: None,
             listed: None,
+            #[cfg(feature = "openapi")]
+            schemas: super::routes_openapi::Schemas::default(),
+            #[cfg(feature = "openapi")]
+            serve_openapi: false,
             caller: PhantomData,
         }
     }
@@ -105,6 +172,10 @@ where
             engine: self.engine,
             actions: self.actions,
             listed: self.listed,
+            #[cfg(feature = "openapi")]
+            schemas: self.schemas,
+            #[cfg(feature = "openapi")]
+            serve_openapi: self.serve_openapi,
             caller: PhantomData,
         }
     }
@@ -120,6 +191,8 @@ where
 
     /// The router.
     pub fn router(self) -> Router {
+        #[cfg(feature = "openapi")]
+        let document = self.serve_openapi.then(|| self.openapi());
         let base = self.base;
         let item = format!("{base}/{{id}}");
         let mut router = Router::<Shared<R, St>>::new()
@@ -139,6 +212,17 @@ where
             );
         if let Some(listed) = self.listed {
             router = listed(router, &base);
+        }
+        #[cfg(feature = "openapi")]
+        if let Some(document) = document {
+            let document = std::sync::Arc::new(document);
+            router = router.route(
+                "/openapi.json",
+                get(move || {
+                    let document = std::sync::Arc::clone(&document);
+                    async move { axum::Json(document.as_ref().clone()) }
+                }),
+            );
         }
         router
             .fallback(super::not_found)
@@ -211,24 +295,30 @@ where
     St: Create<R>,
     St::Id: Display,
 {
-    let state = value.state();
-    if !state.is_initial() {
-        let initial: Vec<&str> = R::State::INITIAL.iter().map(|s| s.name()).collect();
-        return Err(Problem::new(
-            ProblemKind::InvalidInput,
-            format!(
-                "a new {} starts in {}, not in {}",
-                R::State::RESOURCE,
-                initial.join(" or "),
-                state.name()
-            ),
-        )
-        .with_instance(shared.base.as_ref())
-        .with("known_states", initial));
-    }
+    starts_initial(&value, &shared.base)?;
     let created = shared.engine.store().create(value).await?;
     let location = format!("{}/{}", shared.base, created.id());
     Ok(Created::new(Inserted::Created(created), location).into_response())
+}
+
+/// A new resource starts in an initial state: 422 otherwise.
+fn starts_initial<R: Resource>(value: &R, instance: &str) -> Result<(), Problem> {
+    let state = value.state();
+    if state.is_initial() {
+        return Ok(());
+    }
+    let initial: Vec<&str> = R::State::INITIAL.iter().map(|s| s.name()).collect();
+    Err(Problem::new(
+        ProblemKind::InvalidInput,
+        format!(
+            "a new {} starts in {}, not in {}",
+            R::State::RESOURCE,
+            initial.join(" or "),
+            state.name()
+        ),
+    )
+    .with_instance(instance)
+    .with("known_states", initial))
 }
 
 /// `PUT {base}/{id}`: creates under the client's id, at most once.
@@ -243,6 +333,7 @@ where
     St: Store<R>,
     St::Id: Display + Clone + Send + Sync + 'static,
 {
+    starts_initial(&value, &format!("{}/{}", shared.base, *id))?;
     id.create(shared.engine.store(), value, &conditional).await
 }
 

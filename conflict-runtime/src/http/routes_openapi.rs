@@ -1,0 +1,430 @@
+//! The `OpenAPI` 3.1 document of the routes [`Routes`] builds, from the same
+//! declaration: one operation per action with its input's schema, each
+//! route's problems from its extractors (500 included), and 428 only where
+//! `If-Match` is required.
+
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{
+    AllOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
+    Required, ResponseBuilder, ResponsesBuilder,
+};
+
+use super::openapi::{self, Problems, pascal, problem_responses_of};
+use super::routes::Routes;
+use super::{Conditional, Explain, JsonObject, ListQuery, MoveRequest, ProblemKind, ResourceId};
+use crate::machine::{Action, StateMachine};
+use crate::store::{Resource, Store};
+
+/// What the routes add to a document: the resource's schema and each
+/// input's, when given; permissive objects otherwise.
+#[derive(Clone, Default)]
+pub(super) struct Schemas {
+    pub(super) resource: Option<Schema>,
+    pub(super) inputs: Vec<(String, Schema)>,
+}
+
+impl<R: Resource, St: Store<R>, C> Routes<R, St, C>
+where
+    St::Id: std::fmt::Display,
+{
+    /// The document of these routes: `{Resource}` the resource's schema
+    /// ([`schema`](Routes::schema), or any object), the states and actions
+    /// by wire name, and each action's input under its type's name
+    /// ([`input_schema`](Routes::input_schema), or any object).
+    #[must_use]
+    pub fn openapi(&self) -> OpenApi {
+        let name = pascal(<R::State as StateMachine>::RESOURCE);
+        let base = self.base();
+        let item = format!("{base}/{{id}}");
+        let mut paths = PathsBuilder::new()
+            .path(base, self.collection_item(&name))
+            .path(&item, Self::resource_item(&name))
+            .path(
+                format!("{item}/transitions"),
+                PathItem::new(
+                    HttpMethod::Get,
+                    operation(
+                        "What the caller may do now; `?explain=true` adds every move and its blockers",
+                        &kinds::<(ResourceId<(), R::State>, Explain)>(),
+                        [("200", "The moves", Some(format!("{name}Transitions")))],
+                    )
+                    .parameter(id_parameter::<St::Id>())
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("explain")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::Boolean))),
+                    ),
+                ),
+            )
+            .path(
+                format!("{item}/history"),
+                PathItem::new(
+                    HttpMethod::Get,
+                    operation(
+                        "Every committed move, oldest first",
+                        &kinds::<ResourceId<(), R::State>>(),
+                        [("200", "The history", Some(format!("{name}History")))],
+                    )
+                    .parameter(id_parameter::<St::Id>()),
+                ),
+            )
+            .path(
+                format!("/state-machines/{}", <R::State as StateMachine>::RESOURCE),
+                PathItem::new(
+                    HttpMethod::Get,
+                    operation(
+                        "The machine: JSON, or SVG, Mermaid, DOT or text by `Accept` or `?format=`",
+                        &[ProblemKind::NotAcceptable, ProblemKind::Internal],
+                        [("200", "The machine", None)],
+                    ),
+                ),
+            );
+        for &action in <<R::State as StateMachine>::Action as Action>::ALL {
+            let mut one = operation(
+                &format!("Apply `{}`", action.name()),
+                &move_kinds::<R::State>(),
+                [(
+                    "200",
+                    "The moved resource, with its new `ETag`",
+                    Some(name.clone()),
+                )],
+            )
+            .parameter(id_parameter::<St::Id>());
+            if let Some(input) = self.rules().input_name(action) {
+                one = one.request_body(Some(
+                    RequestBodyBuilder::new()
+                        .content("application/json", json(input))
+                        .build(),
+                ));
+            }
+            paths = paths.path(
+                format!("{item}/{}", action.name()),
+                PathItem::new(HttpMethod::Post, one),
+            );
+        }
+        OpenApiBuilder::new()
+            .info(
+                InfoBuilder::new()
+                    .title(<R::State as StateMachine>::RESOURCE)
+                    .version("1"),
+            )
+            .paths(paths.build())
+            .components(Some(self.components(&name).build()))
+            .build()
+    }
+
+    /// `{base}`: create, and list where the store lists.
+    fn collection_item(&self, name: &str) -> PathItem {
+        let mut item = PathItem::new(
+            HttpMethod::Post,
+            operation(
+                &format!(
+                    "Create a {}, in an initial state",
+                    <R::State as StateMachine>::RESOURCE
+                ),
+                &kinds::<JsonObject<()>>(),
+                [(
+                    "201",
+                    "Created, with its `Location` and `ETag`",
+                    Some(name.to_owned()),
+                )],
+            )
+            .request_body(Some(new_body::<R::State>(name))),
+        );
+        if self.lists() {
+            let list = operation(
+                "A page of the resources in any of the states, in the order of their ids",
+                &kinds::<ListQuery<R::State, ()>>(),
+                [(
+                    "200",
+                    "A page, and where the next starts",
+                    Some(format!("{name}Page")),
+                )],
+            )
+            .parameter(
+                ParameterBuilder::new()
+                    .name("status")
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .schema(Some(
+                        ArrayBuilder::new().items(Ref::from_schema_name(format!("{name}State"))),
+                    )),
+            )
+            .parameter(
+                ParameterBuilder::new()
+                    .name("after")
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some("The `next` of the page before"))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .pattern(Some(IdKind::of::<St::Id>().cursor_pattern())),
+                    )),
+            )
+            .parameter(
+                ParameterBuilder::new()
+                    .name("limit")
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(1))
+                            .maximum(Some(i64::try_from(super::MAX_PAGE).unwrap_or(i64::MAX))),
+                    )),
+            );
+            item.get = Some(list.build());
+        }
+        item
+    }
+
+    /// `{base}/{id}`: read, move by target, create under a chosen id.
+    fn resource_item(name: &str) -> PathItem {
+        let mut read = kinds::<(ResourceId<(), R::State>, Conditional)>();
+        read.push(ProblemKind::Internal);
+        let mut put = kinds::<(ResourceId<(), R::State>, Conditional, JsonObject<()>)>();
+        put.extend([
+            ProblemKind::AlreadyExists,
+            ProblemKind::PreconditionFailed,
+            ProblemKind::Internal,
+        ]);
+        let target = ObjectBuilder::new()
+            .property("status", Ref::from_schema_name(format!("{name}State")))
+            .required("status");
+        PathItem::builder()
+            .operation(
+                HttpMethod::Get,
+                operation(
+                    &format!("A {}", <R::State as StateMachine>::RESOURCE),
+                    &read,
+                    [
+                        (
+                            "200",
+                            "The resource, with its `ETag`",
+                            Some(name.to_owned()),
+                        ),
+                        ("304", "Not modified: `If-None-Match` matches", None),
+                    ],
+                )
+                .parameter(id_parameter::<St::Id>()),
+            )
+            .operation(
+                HttpMethod::Patch,
+                operation(
+                    "Move to a state",
+                    &move_kinds::<R::State>(),
+                    [(
+                        "200",
+                        "The moved resource, with its new `ETag`",
+                        Some(name.to_owned()),
+                    )],
+                )
+                .parameter(id_parameter::<St::Id>())
+                .request_body(Some(
+                    RequestBodyBuilder::new()
+                        .required(Some(Required::True))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new().schema(Some(target)).build(),
+                        )
+                        .build(),
+                )),
+            )
+            .operation(
+                HttpMethod::Put,
+                operation(
+                    "Create under a chosen id, at most once",
+                    &put,
+                    [
+                        ("201", "Created", Some(name.to_owned())),
+                        (
+                            "200",
+                            "The identical resource was there already",
+                            Some(name.to_owned()),
+                        ),
+                    ],
+                )
+                .parameter(id_parameter::<St::Id>())
+                .request_body(Some(new_body::<R::State>(name))),
+            )
+            .build()
+    }
+
+    fn components(&self, name: &str) -> ComponentsBuilder {
+        let any_object = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .build()
+                .into()
+        };
+        let resource: Schema = self.schemas().resource.clone().unwrap_or_else(any_object);
+        let mut components = openapi::components::<R::State>(ComponentsBuilder::new())
+            .schema(name, resource)
+            .schema(
+                format!("{name}Transitions"),
+                openapi::transitions_schema::<R::State>(),
+            )
+            .schema(
+                format!("{name}History"),
+                ArrayBuilder::new().items(Ref::from_schema_name(format!("{name}HistoryEntry"))),
+            )
+            .schema(
+                format!("{name}Page"),
+                ObjectBuilder::new()
+                    .property(
+                        "items",
+                        ArrayBuilder::new().items(Ref::from_schema_name(name)),
+                    )
+                    .property(
+                        "next",
+                        ObjectBuilder::new()
+                            .schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+                    )
+                    .required("items"),
+            );
+        for &action in <<R::State as StateMachine>::Action as Action>::ALL {
+            let Some(input) = self.rules().input_name(action) else {
+                continue;
+            };
+            let given = self
+                .schemas()
+                .inputs
+                .iter()
+                .find(|(named, _)| named == input)
+                .map(|(_, schema)| schema.clone());
+            components = components.schema(input, given.unwrap_or_else(any_object));
+        }
+        components
+    }
+}
+
+/// The kinds of problem of the parts `P`.
+fn kinds<P: Problems>() -> Vec<ProblemKind> {
+    let mut kinds = Vec::new();
+    P::problems(&mut kinds);
+    kinds
+}
+
+/// A move's problems, on a route that does not require `If-Match`: no 428.
+fn move_kinds<S: StateMachine>() -> Vec<ProblemKind> {
+    let mut kinds = kinds::<MoveRequest<S, ()>>();
+    kinds.retain(|&kind| kind != ProblemKind::PreconditionRequired);
+    kinds
+}
+
+fn operation<const N: usize>(
+    summary: &str,
+    problems: &[ProblemKind],
+    successes: [(&str, &str, Option<String>); N],
+) -> OperationBuilder {
+    let mut kinds = problems.to_vec();
+    // Every route can fail inside: the store, a hook's task.
+    kinds.push(ProblemKind::Internal);
+    let responses = successes.into_iter().fold(
+        problem_responses_of(&kinds, ResponsesBuilder::new()),
+        |responses, (status, description, schema)| {
+            let mut response = ResponseBuilder::new().description(description);
+            if let Some(schema) = schema {
+                response = response.content("application/json", json(&schema));
+            }
+            responses.response(status, response.build())
+        },
+    );
+    OperationBuilder::new()
+        .summary(Some(summary))
+        .responses(responses.build())
+}
+
+fn json(schema: &str) -> utoipa::openapi::Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(schema)))
+        .build()
+}
+
+/// The body of a create: the resource, in an initial state (its state
+/// member is `status`, as moves by target name it).
+fn new_body<S: StateMachine>(name: &str) -> utoipa::openapi::request_body::RequestBody {
+    let initial = ObjectBuilder::new().property(
+        "status",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(S::INITIAL.iter().map(|state| state.name()))),
+    );
+    let schema = Schema::AllOf(
+        AllOfBuilder::new()
+            .item(Ref::from_schema_name(name))
+            .item(initial)
+            .build(),
+    );
+    RequestBodyBuilder::new()
+        .required(Some(Required::True))
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(schema)).build(),
+        )
+        .build()
+}
+
+/// How ids of a type read, for their path parameter and the cursors of
+/// pages (`c1.` and the id's text in hex).
+enum IdKind {
+    Unsigned,
+    Signed,
+    Uuid,
+    Text,
+}
+
+impl IdKind {
+    /// By the type's name: the integers, `Uuid`, or any text.
+    fn of<Id>() -> Self {
+        let name = std::any::type_name::<Id>();
+        let last = name.rsplit("::").next().unwrap_or(name);
+        match last {
+            "u8" | "u16" | "u32" | "u64" | "usize" => IdKind::Unsigned,
+            "i8" | "i16" | "i32" | "i64" | "isize" => IdKind::Signed,
+            "Uuid" => IdKind::Uuid,
+            _ => IdKind::Text,
+        }
+    }
+
+    fn schema(&self) -> ObjectBuilder {
+        match self {
+            IdKind::Unsigned => ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+            IdKind::Signed => ObjectBuilder::new().schema_type(Type::Integer),
+            IdKind::Uuid => ObjectBuilder::new().schema_type(Type::String).format(Some(
+                utoipa::openapi::SchemaFormat::Custom("uuid".to_owned()),
+            )),
+            IdKind::Text => ObjectBuilder::new().schema_type(Type::String),
+        }
+    }
+
+    /// Cursors of ids this kind reads back: digits are `3x` in hex.
+    fn cursor_pattern(&self) -> &'static str {
+        match self {
+            IdKind::Unsigned => "^c1\\.(3[0-9]){1,19}$",
+            IdKind::Signed => "^c1\\.(2d)?(3[0-9]){1,18}$",
+            IdKind::Uuid => "^c1\\.(3[0-9]|6[1-6]|2d){36}$",
+            IdKind::Text => "^c1\\.([0-9a-f]{2})+$",
+        }
+    }
+}
+
+fn id_parameter<Id>() -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name("id")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .schema(Some(IdKind::of::<Id>().schema()))
+        .build()
+}

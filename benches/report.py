@@ -171,7 +171,8 @@ if service:
       "services alternating. The example also does what the hand-written one does not: every move "
       "is an outbox event read by its durable-handler dispatcher, every order gets a deadline "
       "(30 minutes, none due during the run) with its scheduler running, and `get` reads the "
-      "order's pending deadline.\n")
+      "order's pending deadline and lists the moves the caller may make now (`actions`, a `Link` "
+      "header each, `Vary`), running the guards to do so.\n")
     w("| request | conflict requests/s | hand requests/s | ratio | conflict p99 | hand p99 | answers as expected |")
     w("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     med = lambda runs, key: statistics.median(float(r[key]) for r in runs)

@@ -357,16 +357,15 @@ where
     let path = format!("{}/{}", shared.base, *id);
     let actions = affordances(resource.value(), shared.engine.rules(), &caller, &path).await;
     let links = action_links(&actions);
-    let with_actions = resource.map(|value| {
-        let mut body = serde_json::to_value(&value).unwrap_or(serde_json::Value::Null);
-        if let (Some(members), false) = (body.as_object_mut(), actions.is_empty()) {
-            members.insert(
-                "actions".to_owned(),
-                serde_json::to_value(&actions).unwrap_or_default(),
-            );
-        }
-        body
-    });
+    let mut body = serde_json::to_value(resource.value()).map_err(|error| {
+        tracing::error!(%error, resource = R::State::RESOURCE, "the resource does not serialize");
+        Problem::internal()
+    })?;
+    if let (Some(members), false) = (body.as_object_mut(), actions.is_empty()) {
+        let listed = serde_json::to_value(&actions).map_err(|_| Problem::internal())?;
+        members.insert("actions".to_owned(), listed);
+    }
+    let with_actions = resource.map(|_| body);
     let mut response = conditional.respond(with_actions);
     let headers = response.headers_mut();
     headers.insert(VARY, vary.clone());

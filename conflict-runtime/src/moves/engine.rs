@@ -641,8 +641,9 @@ where
         input: Option<&ParsedInput<R>>,
     ) -> Result<(), MoveError<StateOf<R>>> {
         let rules = &self.rules;
-        // Guards that see the input see it as parsed, or as sent.
-        let sent = if input.is_none() {
+        // Guards that see the input see it as parsed, or as sent; read only
+        // for such a guard.
+        let sent = if input.is_none() && rules.asks(resource.state(), action, to) {
             asked.input.read().ok()
         } else {
             None

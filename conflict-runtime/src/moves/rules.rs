@@ -617,6 +617,20 @@ impl<R: Resource> Rules<R> {
             .any(|(scope, _)| scope.covers(from, action, to))
     }
 
+    /// Whether a guard of this move sees who asks and with what input: only
+    /// then is an input no action type reads worth reading for it.
+    pub(crate) fn asks(
+        &self,
+        from: StateOf<R>,
+        action: Option<ActionOf<R>>,
+        to: StateOf<R>,
+    ) -> bool {
+        self.guards().iter().any(|(scope, guard)| {
+            matches!(guard, GuardFn::Asking(_) | GuardFn::AskingAsync(_))
+                && scope.covers(from, action, to)
+        })
+    }
+
     /// Whether any guard, input or hook could apply to a move by `action`,
     /// from any state: without one, the move needs no read before the
     /// store's atomic step decides it.

@@ -164,15 +164,18 @@ if service:
     w("What users run: `cargo run --release --example orders` as shipped (in-memory store, idempotency "
       "layer, 64 KiB body limit, `TraceLayer` and catch-panic layers, default logging: no line per "
       "request), against `benches/src/bin/orders-by-hand.rs`, the same routes, statuses, bodies, "
-      "history, guard, permission and layers written with axum alone. `get`: `GET /orders/1` "
+      "history, guard, permission and layers written with axum alone, and the same work beside "
+      "the requests: every move is also an event that a background task follows (the example: "
+      "its durable-handler dispatcher, telling the customer when an order ships; by hand: a log "
+      "under the orders' lock and a task woken per move), every order gets a deadline (30 minutes, "
+      "none due during the run) that a background task makes (the example: its scheduler; by "
+      "hand: a set ordered by due time), and `get` shows the order's pending deadline and the "
+      "moves the caller may make now (`actions`, a `Link` header each, `Vary`; the example runs "
+      "its guards and permissions to list them). `get`: `GET /orders/1` "
       "(200 with `ETag`); `pay`: `POST /orders/{id}/pay` on a fresh pending order each time (a legal "
       "move through the credit guard, recording the payment on the order and the move in the history); `conflict`: `POST /orders/1/cancel` on a shipped order (409 "
       "problem body listing what is allowed). Server pinned to core 0, `wrk -t1 -c32` to core 1, "
-      "services alternating. The example also does what the hand-written one does not: every move "
-      "is an outbox event read by its durable-handler dispatcher, every order gets a deadline "
-      "(30 minutes, none due during the run) with its scheduler running, and `get` reads the "
-      "order's pending deadline and lists the moves the caller may make now (`actions`, a `Link` "
-      "header each, `Vary`), running the guards to do so.\n")
+      "services alternating.\n")
     w("| request | conflict requests/s | hand requests/s | ratio | conflict p99 | hand p99 | answers as expected |")
     w("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     med = lambda runs, key: statistics.median(float(r[key]) for r in runs)
@@ -188,7 +191,11 @@ if service:
             for name, rs in (("conflict", ours), ("hand", hand)))
         w(f"| {mode} | {med(ours, 'rps'):,.0f} | {med(hand, 'rps'):,.0f} | "
           f"{med(ours, 'rps') / med(hand, 'rps'):.2f} | {med(ours, 'p99'):.0f} µs | {med(hand, 'p99'):.0f} µs | {answers} |")
-    w(f"\nGoal: at least 0.90 on each request. Runs of each: {len(service['get']['hand'])}.\n")
+    w(f"\nGoal: at least 0.90 on each request. Runs of each: {len(service['get']['hand'])}.")
+    ratios = {mode: med(service[mode]["conflict"], "rps") / med(service[mode]["hand"], "rps")
+              for mode in ("get", "pay", "conflict") if mode in service}
+    missed = [f"{mode} ({ratio:.2f})" for mode, ratio in ratios.items() if ratio < 0.90]
+    w("In this run: " + ("met on every request.\n" if not missed else "missed on " + ", ".join(missed) + ".\n"))
 
 if compile_times:
     w("## 4. Compile time\n")

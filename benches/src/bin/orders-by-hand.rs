@@ -7,7 +7,12 @@
 //! `info` filter, a catch-panic layer answering a problem body. Moves check
 //! the table, `pay`'s credit limit, `refund`'s permission and `pay`'s,
 //! `ship`'s and `cancel`'s input (`pay` records its payment on the order),
-//! and record the history under the same lock as the move.
+//! and record the history under the same lock as the move. As the example
+//! does, every move is also an event in a log that a background task
+//! follows (telling the customer when an order ships), every pending order
+//! expires after 30 minutes (a background task makes the move), and `GET`
+//! shows an order's pending deadline and the moves the caller may make now
+//! (`actions`, a `Link` header each, `Vary`).
 
 #![allow(
     clippy::too_many_lines,
@@ -15,9 +20,9 @@
     reason = "one handler with early answers, as a hand-written axum service is written"
 )]
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -28,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::sync::Notify;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use tracing_subscriber::EnvFilter;
@@ -58,7 +64,11 @@ impl Status {
     /// The actions this state allows, and where they lead.
     fn moves(self) -> &'static [(&'static str, Status)] {
         match self {
-            Status::Pending => &[("pay", Status::Paid), ("cancel", Status::Cancelled)],
+            Status::Pending => &[
+                ("pay", Status::Paid),
+                ("cancel", Status::Cancelled),
+                ("expire", Status::Cancelled),
+            ],
             Status::Paid => &[
                 ("ship", Status::Shipped),
                 ("cancel", Status::Cancelled),
@@ -70,7 +80,33 @@ impl Status {
     }
 }
 
-const ACTIONS: [&str; 5] = ["pay", "cancel", "ship", "refund", "deliver"];
+const ACTIONS: [&str; 6] = ["pay", "cancel", "ship", "refund", "deliver", "expire"];
+
+/// How long an order may stay unpaid: the example's default window.
+const PAYMENT_WINDOW: Duration = Duration::from_secs(30 * 60);
+
+/// How many events the log keeps, as the example's store.
+const EVENTS_KEPT: usize = 100_000;
+
+/// What `refund` and `expire` require of a caller.
+fn permitted(action: &str, permissions: &str) -> bool {
+    let required = match action {
+        "refund" => "orders:refund",
+        "expire" => "orders:expire",
+        _ => return true,
+    };
+    permissions.split(',').any(|p| p.trim() == required)
+}
+
+/// The schema of an action's input, as the example's actions advertise it.
+fn input_schema(action: &str) -> Option<&'static str> {
+    match action {
+        "pay" => Some("#/components/schemas/Pay"),
+        "ship" => Some("#/components/schemas/Shipment"),
+        "cancel" => Some("#/components/schemas/Cancellation"),
+        _ => None,
+    }
+}
 
 #[derive(Clone, Debug, Serialize)]
 struct Order {
@@ -82,6 +118,12 @@ struct Order {
     tracking_number: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     payment: Option<Value>,
+    /// Served by `GET` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline: Option<Value>,
+    /// Served by `GET` only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    actions: Vec<Value>,
 }
 
 #[allow(
@@ -103,15 +145,130 @@ struct Stored {
     order: Order,
     version: u64,
     history: Vec<Entry>,
+    /// When a pending order expires.
+    expires: Option<SystemTime>,
 }
+
+/// A committed move, for the follower: position, order, action, input.
+type Event = (u64, u64, &'static str, Option<Value>);
 
 #[derive(Default)]
 struct Orders {
     orders: HashMap<u64, Stored>,
     last_id: u64,
+    /// The pending orders by the time they expire.
+    deadlines: BTreeSet<(SystemTime, u64)>,
+    events: VecDeque<Event>,
+    last_event: u64,
 }
 
-type Shared = Arc<Mutex<Orders>>;
+impl Orders {
+    /// Moves `stored` (order `id`) to `to` by `action`, recording the
+    /// history entry and the event, and dropping its deadline once it
+    /// leaves `pending`.
+    fn commit(&mut self, id: u64, action: &'static str, to: Status, entry: Entry) {
+        let Some(stored) = self.orders.get_mut(&id) else {
+            return;
+        };
+        stored.order.status = to;
+        stored.version += 1;
+        if let Some(expires) = stored.expires.take() {
+            self.deadlines.remove(&(expires, id));
+        }
+        let input = entry.metadata.clone();
+        stored.history.push(entry);
+        self.last_event += 1;
+        self.events.push_back((self.last_event, id, action, input));
+        if self.events.len() > EVENTS_KEPT {
+            self.events.pop_front();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Service {
+    orders: Mutex<Orders>,
+    /// Wakes the follower of the events.
+    moved: Notify,
+}
+
+type Shared = Arc<Service>;
+
+impl Service {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Orders> {
+        self.orders.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Follows the events: tells the customer when an order ships.
+async fn follow(service: Shared) {
+    let mut cursor = 0;
+    loop {
+        service.moved.notified().await;
+        let shipped: Vec<(u64, u64, Option<Value>)> = {
+            let orders = service.lock();
+            let start = orders.events.partition_point(|(p, ..)| *p <= cursor);
+            let mut shipped = Vec::new();
+            for (position, id, action, input) in orders.events.range(start..) {
+                cursor = *position;
+                if *action == "ship" {
+                    shipped.push((*position, *id, input.clone()));
+                }
+            }
+            shipped
+        };
+        for (position, id, input) in shipped {
+            let tracking = input
+                .as_ref()
+                .and_then(|input| input.get("tracking_number")?.as_str().map(str::to_owned));
+            tracing::info!(
+                key = %format!("order:{id}:{position}"),
+                "order {id} shipped, tracking number {}",
+                tracking.unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// Expires the pending orders whose window has passed, looking at least
+/// once a minute.
+async fn expire(service: Shared) {
+    loop {
+        let now = SystemTime::now();
+        let next = {
+            let mut orders = service.lock();
+            while let Some(&(due, id)) = orders.deadlines.first() {
+                if due > now {
+                    break;
+                }
+                orders.deadlines.pop_first();
+                let version = orders.orders.get(&id).map_or(0, |stored| stored.version);
+                orders.commit(
+                    id,
+                    "expire",
+                    Status::Cancelled,
+                    Entry {
+                        version: version + 1,
+                        from: Status::Pending,
+                        to: Status::Cancelled,
+                        action: "expire",
+                        at: now,
+                        actor: Some("deadline".to_owned()),
+                        reason: None,
+                        metadata: None,
+                    },
+                );
+            }
+            orders.deadlines.first().map(|(due, _)| *due)
+        };
+        service.moved.notify_one();
+        let wait = next
+            .and_then(|due| due.duration_since(now).ok())
+            .unwrap_or(Duration::from_secs(60))
+            .min(Duration::from_secs(60));
+        tokio::time::sleep(wait).await;
+    }
+}
 
 fn problem(
     status: StatusCode,
@@ -161,7 +318,7 @@ struct NewOrder {
     quantity: u32,
 }
 
-async fn create(State(orders): State<Shared>, body: Bytes) -> Response {
+async fn create(State(service): State<Shared>, body: Bytes) -> Response {
     let Ok(new) = serde_json::from_slice::<NewOrder>(&body) else {
         return problem(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -180,7 +337,7 @@ async fn create(State(orders): State<Shared>, body: Bytes) -> Response {
             json!({"instance": "/orders"}),
         );
     }
-    let mut orders = orders.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut orders = service.lock();
     orders.last_id += 1;
     let id = orders.last_id;
     let order = Order {
@@ -190,16 +347,22 @@ async fn create(State(orders): State<Shared>, body: Bytes) -> Response {
         quantity: new.quantity,
         tracking_number: None,
         payment: None,
+        deadline: None,
+        actions: Vec::new(),
     };
     let mut response = represent(StatusCode::CREATED, &order, 1);
+    let expires = SystemTime::now() + PAYMENT_WINDOW;
+    orders.deadlines.insert((expires, id));
     orders.orders.insert(
         id,
         Stored {
             order,
             version: 1,
             history: Vec::new(),
+            expires: Some(expires),
         },
     );
+    drop(orders);
     if let Ok(location) = HeaderValue::from_str(&format!("/orders/{id}")) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -207,21 +370,21 @@ async fn create(State(orders): State<Shared>, body: Bytes) -> Response {
 }
 
 async fn show(
-    State(orders): State<Shared>,
+    State(service): State<Shared>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
     let instance = format!("/orders/{id}");
     let Some(stored) = id.parse::<u64>().ok().and_then(|key| {
-        let orders = orders.lock().unwrap_or_else(PoisonError::into_inner);
+        let orders = service.lock();
         orders
             .orders
             .get(&key)
-            .map(|stored| (stored.order.clone(), stored.version))
+            .map(|stored| (stored.order.clone(), stored.version, stored.expires))
     }) else {
         return not_found(&id, &instance);
     };
-    let (order, version) = stored;
+    let (mut order, version, expires) = stored;
     let tag = format!("\"{version}\"");
     let fresh = headers
         .get(header::IF_NONE_MATCH)
@@ -238,7 +401,43 @@ async fn show(
         }
         return response;
     }
-    represent(StatusCode::OK, &order, version)
+    order.deadline = expires.map(
+        |at| json!({"action": "expire", "at": humantime::format_rfc3339_millis(at).to_string()}),
+    );
+    // The moves this caller may make now: permitted, and not blocked by
+    // `pay`'s credit limit.
+    let permissions = headers
+        .get("x-permissions")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let mut links = Vec::new();
+    for (action, to) in order.status.moves() {
+        if !permitted(action, permissions) || (*action == "pay" && order.quantity > 100) {
+            continue;
+        }
+        let href = format!("/orders/{}/{action}", order.id);
+        if let Ok(link) = HeaderValue::from_str(&format!(
+            "<{href}>; rel=\"urn:conflict:rel:action\"; title=\"{action}\""
+        )) {
+            links.push(link);
+        }
+        let mut affordance =
+            json!({"name": action, "method": "POST", "href": href, "to": to.name()});
+        if let (Some(schema), Value::Object(members)) = (input_schema(action), &mut affordance) {
+            members.insert("input".to_owned(), Value::from(schema));
+        }
+        order.actions.push(affordance);
+    }
+    let mut response = represent(StatusCode::OK, &order, version);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("x-user, x-permissions"),
+    );
+    for link in links {
+        headers.append(header::LINK, link);
+    }
+    response
 }
 
 /// The input an action reads from the body, checked.
@@ -327,7 +526,7 @@ fn names<T: Copy>(
 }
 
 async fn act(
-    State(orders): State<Shared>,
+    State(service): State<Shared>,
     Path((id, action)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -357,19 +556,19 @@ async fn act(
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut all = orders.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut all = service.lock();
     let Some(stored) = all.orders.get_mut(&key) else {
         drop(all);
         return not_found(&id, &instance);
     };
-    if action == "refund" && !permissions.split(',').any(|p| p.trim() == "orders:refund") {
+    if !permitted(action, permissions) {
         drop(all);
         return problem(
             StatusCode::FORBIDDEN,
             "forbidden",
             "Forbidden",
-            format!("you may not refund order {id}"),
-            json!({"instance": instance, "resource": "order", "action": "refund"}),
+            format!("you may not {action} order {id}"),
+            json!({"instance": instance, "resource": "order", "action": action}),
         );
     }
     let tag = format!("\"{}\"", stored.version);
@@ -396,14 +595,11 @@ async fn act(
         Err(refused) => return refused,
     };
     let from = stored.order.status;
-    let refund_permitted = permissions.split(',').any(|p| p.trim() == "orders:refund");
     let quantity = stored.order.quantity;
     // What this caller may do: the permitted moves no guard blocks.
     let open = || {
-        from.moves().iter().filter(move |(name, _)| match *name {
-            "refund" => refund_permitted,
-            "pay" => quantity <= 100,
-            _ => true,
+        from.moves().iter().filter(move |(name, _)| {
+            permitted(name, permissions) && (*name != "pay" || quantity <= 100)
         })
     };
     let Some(&(_, to)) = from.moves().iter().find(|(name, _)| *name == action) else {
@@ -413,6 +609,7 @@ async fn act(
             "cancel" => "cancelled",
             "ship" => "shipped",
             "refund" => "refunded",
+            "expire" => "cancelled",
             _ => "delivered",
         };
         return problem(
@@ -450,8 +647,6 @@ async fn act(
             }),
         );
     }
-    stored.order.status = to;
-    stored.version += 1;
     if let Some(number) = input
         .as_ref()
         .and_then(|i| i.get("tracking_number"))
@@ -469,8 +664,8 @@ async fn act(
             "paid_at": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         }));
     }
-    stored.history.push(Entry {
-        version: stored.version,
+    let entry = Entry {
+        version: stored.version + 1,
         from,
         to,
         action,
@@ -482,12 +677,17 @@ async fn act(
             .and_then(Value::as_str)
             .map(str::to_owned),
         metadata: input,
-    });
-    let (order, version) = (stored.order.clone(), stored.version);
+    };
+    all.commit(key, action, to, entry);
+    let Some((order, version)) = all
+        .orders
+        .get(&key)
+        .map(|stored| (stored.order.clone(), stored.version))
+    else {
+        return not_found(&id, &instance);
+    };
     drop(all);
-    if action == "ship" {
-        tracing::info!(order = id, "order shipped: the customer would be told here");
-    }
+    service.moved.notify_one();
     represent(StatusCode::OK, &order, version)
 }
 
@@ -556,12 +756,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             addr = args.next().ok_or("--addr needs HOST:PORT")?;
         }
     }
+    let service = Shared::default();
+    tokio::spawn(follow(service.clone()));
+    tokio::spawn(expire(service.clone()));
     let app = Router::new()
         .route("/orders", post(create))
         .route("/orders/{id}", get(show))
         .route("/orders/{id}/{action}", post(act))
         .fallback(fallback)
-        .with_state(Shared::default())
+        .with_state(service)
         .layer(middleware::from_fn_with_state(Keys::default(), idempotency))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(TraceLayer::new_for_http())

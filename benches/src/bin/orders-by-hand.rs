@@ -83,7 +83,7 @@ impl Status {
 const ACTIONS: [&str; 6] = ["pay", "cancel", "ship", "refund", "deliver", "expire"];
 
 /// How long an order may stay unpaid: the example's default window.
-const PAYMENT_WINDOW: Duration = Duration::from_secs(30 * 60);
+const PAYMENT_WINDOW: Duration = Duration::from_mins(30);
 
 /// How many events the log keeps, as the example's store.
 const EVENTS_KEPT: usize = 100_000;
@@ -153,7 +153,7 @@ struct Stored {
 type Event = (u64, u64, &'static str, Option<Value>);
 
 #[derive(Default)]
-struct Orders {
+struct Records {
     orders: HashMap<u64, Stored>,
     last_id: u64,
     /// The pending orders by the time they expire.
@@ -162,7 +162,7 @@ struct Orders {
     last_event: u64,
 }
 
-impl Orders {
+impl Records {
     /// Moves `stored` (order `id`) to `to` by `action`, recording the
     /// history entry and the event, and dropping its deadline once it
     /// leaves `pending`.
@@ -187,7 +187,7 @@ impl Orders {
 
 #[derive(Default)]
 struct Service {
-    orders: Mutex<Orders>,
+    orders: Mutex<Records>,
     /// Wakes the follower of the events.
     moved: Notify,
 }
@@ -195,7 +195,7 @@ struct Service {
 type Shared = Arc<Service>;
 
 impl Service {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Orders> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
         self.orders.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -264,8 +264,8 @@ async fn expire(service: Shared) {
         service.moved.notify_one();
         let wait = next
             .and_then(|due| due.duration_since(now).ok())
-            .unwrap_or(Duration::from_secs(60))
-            .min(Duration::from_secs(60));
+            .unwrap_or(Duration::from_mins(1))
+            .min(Duration::from_mins(1));
         tokio::time::sleep(wait).await;
     }
 }

@@ -606,10 +606,9 @@ async fn act(
         drop(all);
         let target = match action {
             "pay" => "paid",
-            "cancel" => "cancelled",
+            "cancel" | "expire" => "cancelled",
             "ship" => "shipped",
             "refund" => "refunded",
-            "expire" => "cancelled",
             _ => "delivered",
         };
         return problem(

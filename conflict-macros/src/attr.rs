@@ -190,7 +190,14 @@ fn parse_removed(input: syn::parse::ParseStream<'_>) -> syn::Result<Removed> {
 pub(crate) struct Move {
     pub(crate) action: Option<syn::Ident>,
     pub(crate) target: syn::Ident,
-    pub(crate) guard: Option<syn::Path>,
+    pub(crate) guard: Option<Guard>,
+}
+
+/// The guard of a named move: `if credit_limit`, or `if async credit_check`
+/// for a function that returns a future.
+pub(crate) struct Guard {
+    pub(crate) path: syn::Path,
+    pub(crate) is_async: bool,
 }
 
 /// `after(30min, expire -> Cancelled)`, or `after(30min, expire)` for a
@@ -329,13 +336,15 @@ fn parse_named_move(input: syn::parse::ParseStream<'_>) -> syn::Result<Move> {
     let target: syn::Ident = input.parse()?;
     let guard = if input.peek(Token![if]) {
         input.parse::<Token![if]>()?;
+        let is_async = input.parse::<Option<Token![async]>>()?.is_some();
+        let written = if is_async { "if async" } else { "if" };
         if input.is_empty() || input.peek(Token![,]) {
             return Err(input.error(with_page(
-                format!("expected a guard function after `if`: `{action} -> {target} if path::to::guard`"),
+                format!("expected a guard function after `{written}`: `{action} -> {target} {written} path::to::guard`"),
                 "guard_syntax",
             )));
         }
-        Some(syn::Path::parse_mod_style(input).map_err(|error| {
+        let path = syn::Path::parse_mod_style(input).map_err(|error| {
             syn::Error::new(
                 error.span(),
                 with_page(
@@ -343,7 +352,8 @@ fn parse_named_move(input: syn::parse::ParseStream<'_>) -> syn::Result<Move> {
                     "guard_syntax",
                 ),
             )
-        })?)
+        })?;
+        Some(Guard { path, is_async })
     } else {
         None
     };

@@ -86,7 +86,7 @@ impl Machine<'_> {
 /// when the state's deadline makes it.
 fn label(state: &State<'_>, m: &Move, action: &str) -> String {
     let mut label = match &m.guard {
-        Some(guard) => format!("{action} [{}]", guard_text(guard)),
+        Some(guard) => format!("{action} [{}]", guard_text(&guard.path)),
         None => action.to_owned(),
     };
     if let Some(deadline) = &state.attrs.deadline

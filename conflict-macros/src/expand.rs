@@ -10,6 +10,7 @@ use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 
 use crate::ast::{self, Machine};
+use crate::attr;
 use crate::errors::Errors;
 
 pub(crate) fn derive(input: &syn::DeriveInput) -> TokenStream {
@@ -239,7 +240,7 @@ impl<'m, 'a> Codegen<'m, 'a> {
     }
 
     /// `(from, action, guard)` of every guarded move, in declaration order.
-    fn guarded_moves(&self) -> impl Iterator<Item = (usize, usize, &syn::Path)> {
+    fn guarded_moves(&self) -> impl Iterator<Item = (usize, usize, &attr::Guard)> {
         let actions = &self.actions;
         self.machine
             .states
@@ -256,22 +257,25 @@ impl<'m, 'a> Codegen<'m, 'a> {
     }
 
     /// One function per guard that takes the resource as `Any`: the state
-    /// enum does not know the resource type, the guard function's parameter
-    /// does, and `downcast_ref` infers it from there.
+    /// enum does not know the resource type, the guard function's
+    /// parameters do, and `judge_now` / `judge_later` infer it from there
+    /// (and whether the guard sees who asks).
     fn guard_fns(&self) -> TokenStream {
         let rt = &self.rt;
         let fns = self.guarded_moves().enumerate().map(|(i, (_, _, guard))| {
             let name = format_ident!("__conflict_guard_{}", i);
-            // Spanned at the guard, so a wrong return type is reported there.
-            let add = quote_spanned!(guard.span()=> verdict.add(#guard(resource)));
+            let path = &guard.path;
+            let judge = if guard.is_async {
+                quote!(judge_later)
+            } else {
+                quote!(judge_now)
+            };
+            // Spanned at the guard, so a wrong shape or return type is
+            // reported there.
+            let call = quote_spanned!(path.span()=> #rt::guard::#judge(&#path, judging));
             quote! {
-                fn #name(
-                    resource: &dyn ::core::any::Any,
-                ) -> ::core::option::Option<#rt::guard::Verdict> {
-                    let resource = <dyn ::core::any::Any>::downcast_ref(resource)?;
-                    let mut verdict = #rt::guard::Verdict::allow();
-                    #add;
-                    ::core::option::Option::Some(verdict)
+                fn #name(judging: #rt::guard::Judging<'_>) -> #rt::guard::Judged {
+                    #call
                 }
             }
         });
@@ -287,7 +291,8 @@ impl<'m, 'a> Codegen<'m, 'a> {
                 let name = format_ident!("__conflict_guard_{}", i);
                 let from = &self.state_paths[from];
                 let action = &self.action_paths[action];
-                let text = guard_text(guard);
+                let path = &guard.path;
+                let text = guard_text(path);
                 quote!(#rt::guard::DeclaredGuard::new(#from, #action, #text, #name))
             })
             .collect();

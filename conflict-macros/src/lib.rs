@@ -81,7 +81,10 @@ mod valid;
 ///   path to a function of the resource, `fn(&Order) -> Result<(), Blocker>`
 ///   (or `Result<(), Vec<Blocker>>`, or a `Verdict`), that allows the move or
 ///   says why not; the HTTP layer answers a blocked move with 409 and the
-///   blockers. See `conflict_runtime::guard`.
+///   blockers. A guard that also takes `&Asking<'_>` sees who asks and the
+///   move's input. `if async credit_check` declares an async guard,
+///   `async fn(Order) -> ...` or `async fn(Order, Asked) -> ...`, taking the
+///   resource by value. See `conflict_runtime::guard::DeclaredGuard`.
 /// - `to(Delivered)`: a bare move, allowed through
 ///   `StateMachine::transition_to` but not named by an action.
 /// - `terminal`: the state has no way out. A state without moves must say so.

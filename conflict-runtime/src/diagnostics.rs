@@ -222,7 +222,10 @@ pub mod move_syntax {}
 ///
 /// A guard follows its move: `pay -> Paid if credit_limit`, where
 /// `credit_limit` is a function of the resource, `fn(&Order) -> Result<(),
-/// Blocker>` (or `Result<(), Vec<Blocker>>`, or a `Verdict`). A move in
+/// Blocker>` (or `Result<(), Vec<Blocker>>`, or a `Verdict`), or of the
+/// resource and who asks, `fn(&Order, &Asking<'_>)`; `if async name` names
+/// an async one of the resource by value (`async fn(Order)`, `async
+/// fn(Order, Asked)`). A move in
 /// `to(...)` has no action to guard on the derive: guard entering the state
 /// at runtime with `http::Rules::guard_entering`.
 ///
@@ -265,7 +268,7 @@ pub mod move_syntax {}
 ///
 /// let guard = &<OrderStatus as StateMachine>::GUARDS[0];
 /// assert_eq!(guard.name(), "credit_limit");
-/// assert!(!guard.check(&Order { quantity: 101 }).is_allowed());
+/// assert!(!guard.asks());
 /// ```
 pub mod guard_syntax {}
 

@@ -33,11 +33,15 @@
 
 use std::any::Any;
 use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::machine::StateMachine;
+use crate::moves::{Asked, Asking};
+use crate::store::Resource;
 
 /// One reason a move is blocked: `{"code", "message", "parameters"}` in a
 /// problem body.
@@ -155,15 +159,44 @@ impl GuardOutcome for Verdict {
 /// A guard declared on the derive: `on(pay -> Paid if credit_limit)` on
 /// state `from` guards `action` from there.
 ///
-/// The derive fills [`StateMachine::GUARDS`] with these. The guard function
-/// takes the resource by reference; `check` receives the resource as
-/// [`Any`] so that the state enum need not name the resource type.
+/// The derive fills [`StateMachine::GUARDS`] with these. A declared guard
+/// has one of four shapes, told apart by its parameters:
+///
+/// | declared as | the function |
+/// | --- | --- |
+/// | `if credit_limit` | `fn(&Order) -> O` |
+/// | `if own_order` | `fn(&Order, &Asking<'_>) -> O` (who asks, with what input) |
+/// | `if async credit_check` | `fn(Order) -> impl Future<Output = O>` |
+/// | `if async own_order` | `fn(Order, Asked) -> impl Future<Output = O>` |
+///
+/// where `O` is a [`GuardOutcome`]. The resource reaches the guard as
+/// [`Any`], so that the state enum need not name the resource type.
 #[derive(Clone, Copy)]
 pub struct DeclaredGuard<S: StateMachine> {
     from: S,
     action: S::Action,
     name: &'static str,
-    check: fn(&dyn Any) -> Option<Verdict>,
+    judge: fn(Judging<'_>) -> Judged,
+}
+
+/// What the derive's code is asked of its guard function.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub enum Judging<'r> {
+    /// Whether the guard sees who asks.
+    Shape,
+    /// Its verdict on a resource, as `Asking` asks.
+    Resource(&'r dyn Any, &'r Asking<'r>),
+}
+
+/// What the derive's code answers.
+#[doc(hidden)]
+pub enum Judged {
+    Asks(bool),
+    /// The resource is not of the type the guard function takes.
+    Unavailable,
+    Now(Verdict),
+    Later(Pin<Box<dyn Future<Output = Verdict> + Send>>),
 }
 
 impl<S: StateMachine> DeclaredGuard<S> {
@@ -172,13 +205,13 @@ impl<S: StateMachine> DeclaredGuard<S> {
         from: S,
         action: S::Action,
         name: &'static str,
-        check: fn(&dyn Any) -> Option<Verdict>,
+        judge: fn(Judging<'_>) -> Judged,
     ) -> Self {
         DeclaredGuard {
             from,
             action,
             name,
-            check,
+            judge,
         }
     }
 
@@ -197,18 +230,29 @@ impl<S: StateMachine> DeclaredGuard<S> {
         self.name
     }
 
-    /// Runs the guard on `resource`. A resource of another type than the
-    /// guard function takes cannot be judged, so the move is blocked (code
-    /// `guard_unavailable`) and the mismatch is a programming error to fix.
-    pub fn check<R: Any>(&self, resource: &R) -> Verdict {
-        (self.check)(resource).unwrap_or_else(|| {
-            let mut verdict = Verdict::allow();
-            verdict.add(Err::<(), _>(Blocker::new(
-                "guard_unavailable",
-                "this move cannot be checked now",
-            )));
-            verdict
-        })
+    /// Whether the guard sees who asks and with what input.
+    pub fn asks(&self) -> bool {
+        matches!((self.judge)(Judging::Shape), Judged::Asks(true))
+    }
+
+    /// Runs the guard on `resource`, as `asking` asks. A resource of
+    /// another type than the guard function takes cannot be judged, so the
+    /// move is blocked (code `guard_unavailable`) and the mismatch is a
+    /// programming error to fix.
+    pub async fn check<R: Any>(&self, resource: &R, asking: &Asking<'_>) -> Verdict {
+        let judged = (self.judge)(Judging::Resource(resource, asking));
+        match judged {
+            Judged::Now(verdict) => verdict,
+            Judged::Later(verdict) => verdict.await,
+            Judged::Asks(_) | Judged::Unavailable => {
+                let mut verdict = Verdict::allow();
+                verdict.add(Err::<(), _>(Blocker::new(
+                    "guard_unavailable",
+                    "this move cannot be checked now",
+                )));
+                verdict
+            }
+        }
     }
 }
 
@@ -218,23 +262,146 @@ impl<S: StateMachine> std::fmt::Debug for DeclaredGuard<S> {
             .field("from", &self.from)
             .field("action", &self.action)
             .field("name", &self.name)
+            .field("asks", &self.asks())
             .finish_non_exhaustive()
     }
 }
 
 /// The declared guards of the move by `action` from `from`, run on
-/// `resource`, added to `verdict`.
-pub(crate) fn check_declared<S: StateMachine, R: Any>(
+/// `resource` as `asking` asks, added to `verdict`.
+pub(crate) async fn check_declared<S: StateMachine, R: Any>(
     from: S,
     action: S::Action,
     resource: &R,
+    asking: &Asking<'_>,
     verdict: &mut Verdict,
 ) {
     for guard in S::GUARDS {
         if guard.from == from && guard.action == action {
-            verdict.add(guard.check(resource));
+            verdict.add(guard.check(resource, asking).await);
         }
     }
+}
+
+/// The shapes of a guard's parameters, for the derive's code to tell them
+/// apart by type, as axum tells handlers apart by their extractors.
+#[doc(hidden)]
+pub mod shape {
+    /// `fn(&R)` or, async, `fn(R)`.
+    pub struct OfResource;
+    /// `fn(&R, &Asking<'_>)` or, async, `fn(R, Asked)`.
+    pub struct OfAsking;
+}
+
+/// A guard declared with `if name`: a function of the resource, and maybe
+/// of who asks.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not take the parameters of a guard",
+    label = "a guard takes `&Resource`, or `&Resource` and `&Asking<'_>`",
+    note = "a guard is `fn(&Order) -> Result<(), Blocker>`, or `fn(&Order, &conflict_runtime::moves::Asking<'_>) -> Result<(), Blocker>` to see who asks and with what input; an async guard is declared `if async name`"
+)]
+pub trait SyncGuard<R, Shape> {
+    /// Whether it sees who asks.
+    const ASKS: bool;
+    /// What it returns.
+    type Outcome;
+    /// Calls it.
+    fn call(&self, resource: &R, asking: &Asking<'_>) -> Self::Outcome;
+}
+
+impl<R, O, F: Fn(&R) -> O> SyncGuard<R, shape::OfResource> for F {
+    const ASKS: bool = false;
+    type Outcome = O;
+    fn call(&self, resource: &R, _: &Asking<'_>) -> O {
+        self(resource)
+    }
+}
+
+impl<R, O, F: Fn(&R, &Asking<'_>) -> O> SyncGuard<R, shape::OfAsking> for F {
+    const ASKS: bool = true;
+    type Outcome = O;
+    fn call(&self, resource: &R, asking: &Asking<'_>) -> O {
+        self(resource, asking)
+    }
+}
+
+/// A guard declared with `if async name`: an async function of a copy of
+/// the resource, and maybe of who asks.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not take the parameters of an async guard",
+    label = "an async guard takes `Resource`, or `Resource` and `Asked`, by value",
+    note = "an async guard is `async fn(Order) -> Result<(), Blocker>`, or `async fn(Order, conflict_runtime::moves::Asked) -> Result<(), Blocker>` to see who asks and with what input: its future outlives the request's borrows"
+)]
+pub trait AsyncGuard<R, Shape> {
+    /// Whether it sees who asks.
+    const ASKS: bool;
+    /// The future it returns.
+    type Future;
+    /// Calls it.
+    fn call(&self, resource: R, asking: &Asking<'_>) -> Self::Future;
+}
+
+// `R: Resource`: an `async fn(&Order)` would otherwise be taken with
+// `R = &'static Order`, which no resource ever is.
+impl<R: Resource, Fut, F: Fn(R) -> Fut> AsyncGuard<R, shape::OfResource> for F {
+    const ASKS: bool = false;
+    type Future = Fut;
+    fn call(&self, resource: R, _: &Asking<'_>) -> Fut {
+        self(resource)
+    }
+}
+
+impl<R: Resource, Fut, F: Fn(R, Asked) -> Fut> AsyncGuard<R, shape::OfAsking> for F {
+    const ASKS: bool = true;
+    type Future = Fut;
+    fn call(&self, resource: R, asking: &Asking<'_>) -> Fut {
+        self(resource, asking.asked())
+    }
+}
+
+/// The derive's code for `if name`: runs `guard` on the resource when it
+/// is the guard's resource type.
+#[doc(hidden)]
+pub fn judge_now<R: Any, Shape, G: SyncGuard<R, Shape>>(guard: &G, judging: Judging<'_>) -> Judged
+where
+    G::Outcome: GuardOutcome,
+{
+    let Judging::Resource(resource, asking) = judging else {
+        return Judged::Asks(G::ASKS);
+    };
+    let Some(resource) = <dyn Any>::downcast_ref::<R>(resource) else {
+        return Judged::Unavailable;
+    };
+    let mut verdict = Verdict::allow();
+    verdict.add(guard.call(resource, asking));
+    Judged::Now(verdict)
+}
+
+/// The derive's code for `if async name`: starts `guard` on a copy of the
+/// resource when it is the guard's resource type.
+#[doc(hidden)]
+pub fn judge_later<R: Resource, Shape, G: AsyncGuard<R, Shape>>(
+    guard: &G,
+    judging: Judging<'_>,
+) -> Judged
+where
+    G::Future: Future + Send + 'static,
+    <G::Future as Future>::Output: GuardOutcome,
+{
+    let Judging::Resource(resource, asking) = judging else {
+        return Judged::Asks(G::ASKS);
+    };
+    let Some(resource) = <dyn Any>::downcast_ref::<R>(resource) else {
+        return Judged::Unavailable;
+    };
+    let outcome = guard.call(resource.clone(), asking);
+    Judged::Later(Box::pin(async move {
+        let mut verdict = Verdict::allow();
+        verdict.add(outcome.await);
+        verdict
+    }))
 }
 
 #[cfg(test)]

@@ -232,3 +232,139 @@ async fn store_ticket(store: &MemoryStore<Ticket, i64>, id: i64) -> Ticket {
         .unwrap()
         .into_value()
 }
+
+/// The same rules declared on the derive: a guard that takes `&Asking`
+/// sees who asks and the input, one declared `if async` is awaited with
+/// `Asked`, and both are checked by the engine as the runtime's are.
+mod declared {
+    use super::{Cancellation, User};
+    use conflict_runtime::StateMachine;
+    use conflict_runtime::guard::Blocker;
+    use conflict_runtime::moves::{
+        Anonymous, Asked, Asking, Engine, Input, MoveError, MoveErrorKind, MoveSpec, Rules,
+    };
+    use conflict_runtime::store::{Create, MemoryStore, Resource};
+    use serde_json::json;
+
+    #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq)]
+    enum CaseStatus {
+        #[state(initial, on(cancel -> Cancelled if long_reason, escalate -> Escalated if async not_by_owner))]
+        Open,
+        #[state(terminal)]
+        Escalated,
+        #[state(terminal)]
+        Cancelled,
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Case {
+        owner: &'static str,
+        status: CaseStatus,
+    }
+
+    impl Resource for Case {
+        type State = CaseStatus;
+
+        fn state(&self) -> CaseStatus {
+            self.status
+        }
+
+        fn set_state(&mut self, status: CaseStatus) {
+            self.status = status;
+        }
+    }
+
+    impl<Id> conflict_runtime::store::Keyed<Id> for Case {
+        fn set_id(&mut self, _: &Id) {}
+    }
+
+    fn long_reason(case: &Case, asking: &Asking<'_>) -> Result<(), Blocker> {
+        let reason = asking
+            .input_as::<Cancellation>()
+            .map(|input| input.reason)
+            .unwrap_or_default();
+        if reason.chars().count() <= 10 {
+            let who = asking.caller().actor().unwrap_or("the caller");
+            return Err(Blocker::new(
+                "reason_too_short",
+                format!("{who} must give a reason longer than 10 characters"),
+            )
+            .with("owner", case.owner));
+        }
+        Ok(())
+    }
+
+    async fn not_by_owner(case: Case, asked: Asked) -> Result<(), Blocker> {
+        tokio::task::yield_now().await;
+        match asked.actor.as_deref() {
+            None => Err(Blocker::new("anonymous", "say who escalates")),
+            Some(actor) if actor == case.owner => {
+                Err(Blocker::new("own_case", "escalated by someone else"))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    #[test]
+    fn the_derive_knows_which_guards_ask() {
+        let asks: Vec<(&str, bool)> = <CaseStatus as StateMachine>::GUARDS
+            .iter()
+            .map(|guard| (guard.name(), guard.asks()))
+            .collect();
+        assert_eq!(asks, [("long_reason", true), ("not_by_owner", true)]);
+    }
+
+    #[tokio::test]
+    async fn declared_guards_see_the_caller_and_the_input() {
+        let store = MemoryStore::<Case, i64>::new();
+        // No runtime rules: the declaration is the whole policy.
+        let engine = Engine::new(store.clone(), Rules::new());
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let created = Create::create(
+                &store,
+                Case {
+                    owner: "ada",
+                    status: CaseStatus::Open,
+                },
+            )
+            .await
+            .unwrap();
+            ids.push(*created.id());
+        }
+        let cancel = |id: i64, reason: &str| {
+            MoveSpec::action(id, CaseStatusAction::Cancel)
+                .with_input(Input::Value(json!({"reason": reason})))
+        };
+
+        // An input no action type reads still reaches the guard that asks.
+        let blocked = engine
+            .perform(&User("ada"), cancel(ids[0], "too short"))
+            .await
+            .unwrap_err();
+        let MoveError::Blocked { blockers, .. } = blocked else {
+            panic!("{blocked:?}");
+        };
+        assert_eq!(blockers[0].code(), "reason_too_short");
+        assert!(blockers[0].message().starts_with("ada must give"));
+        assert_eq!(blockers[0].parameters()["owner"], "ada");
+        let moved = engine
+            .perform(&User("ada"), cancel(ids[0], "ordered the wrong size"))
+            .await
+            .unwrap();
+        assert_eq!(moved.resource().value().status, CaseStatus::Cancelled);
+
+        // The async guard: the owner and an anonymous caller are refused
+        // by who they are, someone else moves it.
+        let escalate = || MoveSpec::action(ids[1], CaseStatusAction::Escalate);
+        for caller in [
+            &User("ada") as &dyn conflict_runtime::moves::Caller,
+            &Anonymous,
+        ] {
+            let refused = engine.perform(caller, escalate()).await.unwrap_err();
+            assert_eq!(refused.kind(), MoveErrorKind::Blocked);
+        }
+        let moved = engine.perform(&User("bob"), escalate()).await.unwrap();
+        assert_eq!(moved.resource().value().status, CaseStatus::Escalated);
+    }
+}

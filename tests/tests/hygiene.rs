@@ -37,7 +37,7 @@ mod conflict_runtime {}
     ::core::cmp::Eq,
 )]
 enum Shadowed {
-    #[state(initial, on(go -> Done if ready, fail -> Failed))]
+    #[state(initial, on(go -> Done if ready, fail -> Failed if async may_fail))]
     Start,
     #[state(terminal)]
     Done,
@@ -45,8 +45,35 @@ enum Shadowed {
     Failed,
 }
 
+#[derive(::core::clone::Clone, ::core::cmp::PartialEq)]
 struct Job {
     inputs: u32,
+    state: Shadowed,
+}
+
+impl ::conflict_runtime::store::Resource for Job {
+    type State = Shadowed;
+
+    fn state(&self) -> Shadowed {
+        self.state
+    }
+
+    fn set_state(&mut self, state: Shadowed) {
+        self.state = state;
+    }
+}
+
+async fn may_fail(
+    _: Job,
+    asked: ::conflict_runtime::moves::Asked,
+) -> ::core::result::Result<(), ::conflict_runtime::guard::Blocker> {
+    if asked.actor.is_none() {
+        return ::core::result::Result::Err(::conflict_runtime::guard::Blocker::new(
+            "anonymous",
+            "say who you are",
+        ));
+    }
+    ::core::result::Result::Ok(())
 }
 
 fn ready(job: &Job) -> ::core::result::Result<(), ::conflict_runtime::guard::Blocker> {
@@ -74,13 +101,54 @@ enum NoActions {
     End,
 }
 
-#[test]
-fn shadowed_names_do_not_leak_into_generated_code() {
+#[::tokio::test]
+async fn shadowed_names_do_not_leak_into_generated_code() {
     use ::conflict_runtime::StateMachine as _;
     ::core::assert!(Shadowed::Start.go().is_ok());
     ::core::assert_eq!(Shadowed::Start.name(), "Start");
     ::core::assert_eq!(NoActions::Begin.next_states(), &[NoActions::End]);
-    let guard = &<Shadowed as ::conflict_runtime::StateMachine>::GUARDS[0];
-    ::core::assert!(!guard.check(&Job { inputs: 0 }).is_allowed());
-    ::core::assert!(guard.check(&Job { inputs: 1 }).is_allowed());
+    let anonymous = ::conflict_runtime::moves::Asking::new(
+        &::conflict_runtime::moves::Anonymous,
+        ::core::option::Option::None,
+    );
+    let [ready, may_fail] = <Shadowed as ::conflict_runtime::StateMachine>::GUARDS else {
+        ::core::panic!("two guards are declared");
+    };
+    ::core::assert!(
+        !ready
+            .check(
+                &Job {
+                    inputs: 0,
+                    state: Shadowed::Start
+                },
+                &anonymous
+            )
+            .await
+            .is_allowed()
+    );
+    ::core::assert!(
+        ready
+            .check(
+                &Job {
+                    inputs: 1,
+                    state: Shadowed::Start
+                },
+                &anonymous
+            )
+            .await
+            .is_allowed()
+    );
+    ::core::assert_eq!((ready.asks(), may_fail.asks()), (false, true));
+    ::core::assert!(
+        !may_fail
+            .check(
+                &Job {
+                    inputs: 1,
+                    state: Shadowed::Start
+                },
+                &anonymous
+            )
+            .await
+            .is_allowed()
+    );
 }

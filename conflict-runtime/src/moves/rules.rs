@@ -124,6 +124,14 @@ impl<'a> Asking<'a> {
     pub fn input_as<T: DeserializeOwned>(&self) -> Option<T> {
         T::deserialize(self.input?).ok()
     }
+
+    /// What an async guard sees of it, owned.
+    pub(crate) fn asked(&self) -> Asked {
+        Asked {
+            actor: self.caller.actor().map(str::to_owned),
+            input: self.input.cloned(),
+        }
+    }
 }
 
 impl fmt::Debug for Asking<'_> {
@@ -577,7 +585,7 @@ impl<R: Resource> Rules<R> {
         let from = resource.state();
         let mut verdict = Verdict::allow();
         if let Some(action) = action {
-            guard::check_declared(from, action, resource, &mut verdict);
+            guard::check_declared(from, action, resource, asking, &mut verdict).await;
         }
         for (scope, guard) in self.guards() {
             if !scope.covers(from, action, to) {
@@ -588,11 +596,7 @@ impl<R: Resource> Rules<R> {
                 GuardFn::Async(check) => verdict.add(check(resource.clone()).await),
                 GuardFn::Asking(check) => verdict.add(check(resource, asking)),
                 GuardFn::AskingAsync(check) => {
-                    let asked = Asked {
-                        actor: asking.caller.actor().map(str::to_owned),
-                        input: asking.input.cloned(),
-                    };
-                    verdict.add(check(resource.clone(), asked).await);
+                    verdict.add(check(resource.clone(), asking.asked()).await);
                 }
             }
         }
@@ -625,10 +629,16 @@ impl<R: Resource> Rules<R> {
         action: Option<ActionOf<R>>,
         to: StateOf<R>,
     ) -> bool {
-        self.guards().iter().any(|(scope, guard)| {
-            matches!(guard, GuardFn::Asking(_) | GuardFn::AskingAsync(_))
-                && scope.covers(from, action, to)
-        })
+        let declared = action.is_some_and(|action| {
+            <StateOf<R> as StateMachine>::GUARDS
+                .iter()
+                .any(|g| g.from() == from && g.action() == action && g.asks())
+        });
+        declared
+            || self.guards().iter().any(|(scope, guard)| {
+                matches!(guard, GuardFn::Asking(_) | GuardFn::AskingAsync(_))
+                    && scope.covers(from, action, to)
+            })
     }
 
     /// Whether any guard, input or hook could apply to a move by `action`,

@@ -391,6 +391,7 @@ where
 {
     /// Makes the due deadlines of `engine`'s store under its rules, by the
     /// system's clock, 64 at a time, each claimed for 30 seconds.
+    #[must_use]
     pub fn new(engine: Engine<R, St>) -> Self {
         Scheduler {
             engine,

@@ -131,6 +131,7 @@ pub struct Dispatcher<R: Resource, St> {
     lease: Duration,
     batch: usize,
     idle: Duration,
+    pace: Duration,
     retention: Option<Duration>,
     concurrency: usize,
 }
@@ -144,6 +145,7 @@ impl<R: Resource, St: Clone> Clone for Dispatcher<R, St> {
             lease: self.lease,
             batch: self.batch,
             idle: self.idle,
+            pace: self.pace,
             retention: self.retention,
             concurrency: self.concurrency,
         }
@@ -163,6 +165,7 @@ impl<R: Resource, St: Outbox<R>> Dispatcher<R, St> {
             lease: Duration::from_secs(30),
             batch: 64,
             idle: Duration::from_secs(5),
+            pace: Duration::from_millis(2),
             retention: None,
             concurrency: 1,
         }
@@ -240,6 +243,17 @@ impl<R: Resource, St: Outbox<R>> Dispatcher<R, St> {
     #[must_use]
     pub fn idle(mut self, idle: Duration) -> Self {
         self.idle = idle;
+        self
+    }
+
+    /// While commits keep coming, a dispatcher looks at the outbox at most
+    /// once per `pace` (2 ms by default): a burst of commits is one look,
+    /// not one per commit, which would take a share of the commits' own
+    /// time; a commit after a quiet spell is looked at at once. Under load
+    /// a delivery may wait up to `pace` more. Zero looks at every commit.
+    #[must_use]
+    pub fn pace(mut self, pace: Duration) -> Self {
+        self.pace = pace;
         self
     }
 
@@ -462,6 +476,7 @@ where
                         tracing::error!(%error, "the dispatcher could not trim the outbox");
                     }
                 }
+                let looked_at = tokio::time::Instant::now();
                 match self.pass(&stopped).await {
                     Ok(pass) => {
                         if let Some(at) = pass.retry_at {
@@ -484,9 +499,20 @@ where
                     Some(at) => self.idle.min(at.duration_since(now).unwrap_or_default()),
                     None => self.idle,
                 };
-                tokio::select! {
-                    _ = wakeups.wait(wait) => {}
-                    _ = stopped.changed() => {}
+                let committed = tokio::select! {
+                    committed = wakeups.wait(wait) => committed,
+                    _ = stopped.changed() => false,
+                };
+                // Woken by a commit soon after the last look: the commits
+                // of the rest of the pace are looked at together.
+                if committed {
+                    let rest = self.pace.saturating_sub(looked_at.elapsed());
+                    if !rest.is_zero() {
+                        tokio::select! {
+                            () = tokio::time::sleep(rest) => {}
+                            _ = stopped.changed() => {}
+                        }
+                    }
                 }
             }
         });

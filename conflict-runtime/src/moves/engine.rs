@@ -3,7 +3,7 @@
 
 use std::fmt::Display;
 use std::future::Future;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::error::{Allowed, MoveError};
 use super::history::Note;
@@ -229,15 +229,19 @@ impl<Id, R> Moved<Id, R> {
 /// # }
 /// ```
 pub struct Engine<R: Resource, St> {
+    // One count to clone: a handler's state is cloned for every request.
+    shared: Arc<Shared<R, St>>,
+}
+
+struct Shared<R: Resource, St> {
     store: St,
     rules: Rules<R>,
 }
 
-impl<R: Resource, St: Clone> Clone for Engine<R, St> {
+impl<R: Resource, St> Clone for Engine<R, St> {
     fn clone(&self) -> Self {
         Engine {
-            store: self.store.clone(),
-            rules: self.rules.clone(),
+            shared: Arc::clone(&self.shared),
         }
     }
 }
@@ -245,8 +249,8 @@ impl<R: Resource, St: Clone> Clone for Engine<R, St> {
 impl<R: Resource, St: std::fmt::Debug> std::fmt::Debug for Engine<R, St> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("store", &self.store)
-            .field("rules", &self.rules)
+            .field("store", &self.shared.store)
+            .field("rules", &self.shared.rules)
             .finish()
     }
 }
@@ -276,24 +280,29 @@ where
     St::Id: Display,
 {
     /// The engine of `store` under `rules`.
+    #[must_use]
     pub fn new(store: St, rules: Rules<R>) -> Self {
-        Engine { store, rules }
+        Engine {
+            shared: Arc::new(Shared { store, rules }),
+        }
     }
 
     /// The store.
+    #[must_use]
     pub fn store(&self) -> &St {
-        &self.store
+        &self.shared.store
     }
 
     /// The rules.
+    #[must_use]
     pub fn rules(&self) -> &Rules<R> {
-        &self.rules
+        &self.shared.rules
     }
 
     /// Every move the table allows from `resource`'s state that `caller`
     /// may request, with what the guards say of each.
     pub async fn options(&self, resource: &R, caller: &dyn Caller) -> Vec<MoveOption<StateOf<R>>> {
-        self.rules.options(resource, caller).await
+        self.shared.rules.options(resource, caller).await
     }
 
     /// Performs the move `spec` asks for on behalf of `caller`.
@@ -323,7 +332,7 @@ where
         caller: &dyn Caller,
         spec: MoveSpec<StateOf<R>, St::Id>,
     ) -> Result<Moved<St::Id, R>, MoveError<StateOf<R>>> {
-        self.run(&self.store, caller, spec, Hooks::Now).await
+        self.run(&self.shared.store, caller, spec, Hooks::Now).await
     }
 
     /// Moves each of `ids` by `action`, with one `input` for all, on behalf
@@ -348,7 +357,7 @@ where
     where
         St::Id: Eq + std::hash::Hash,
     {
-        let rules = &self.rules;
+        let rules = &self.shared.rules;
         if !rules.permits(caller, action) {
             return Err(MoveError::Forbidden { action });
         }
@@ -378,7 +387,7 @@ where
             .via(action)
             .noted(note.clone());
         let changes = ids.iter().map(|id| (id.clone(), change.clone())).collect();
-        let applied = self.store.apply_each(changes).await;
+        let applied = self.shared.store.apply_each(changes).await;
         Ok(ids
             .into_iter()
             .zip(applied)
@@ -417,7 +426,7 @@ where
             input,
             reason,
         } = spec;
-        let rules = &self.rules;
+        let rules = &self.shared.rules;
         if let Ok(Move::Action(action)) = requested {
             if !rules.permits(caller, action) {
                 return Err(MoveError::Forbidden { action });
@@ -510,14 +519,14 @@ where
         };
         match access.apply(asked.id, change.noted(note.clone())).await {
             Ok(moved) => Ok(Moved::committed(moved, Vec::new()).noted(note)),
-            Err(StoreError::Transition(refused)) if self.rules.narrows() => {
+            Err(StoreError::Transition(refused)) if self.shared.rules.narrows() => {
                 // What this caller may do instead needs the resource; its
                 // state is the refusal's unless it moved on since.
                 let allowed = match access.get(asked.id).await {
                     Ok(now) if now.value().state() == refused.current() => {
-                        Allowed::from_options(&self.rules.options(now.value(), caller).await)
+                        Allowed::from_options(&self.shared.rules.options(now.value(), caller).await)
                     }
-                    _ => Allowed::permitted(refused.current(), &self.rules, caller),
+                    _ => Allowed::permitted(refused.current(), &self.shared.rules, caller),
                 };
                 Err(MoveError::Illegal { refused, allowed })
             }
@@ -537,7 +546,7 @@ where
     where
         A: Access<R, Id = St::Id>,
     {
-        let rules = &self.rules;
+        let rules = &self.shared.rules;
         let requested = asked.requested;
         // Early answer only: the store checks the version again atomically.
         if let Some(expected) = asked.expected
@@ -640,7 +649,7 @@ where
         asked: &Asked<'_, R, St::Id>,
         input: Option<&ParsedInput<R>>,
     ) -> Result<(), MoveError<StateOf<R>>> {
-        let rules = &self.rules;
+        let rules = &self.shared.rules;
         // Guards that see the input see it as parsed, or as sent; read only
         // for such a guard.
         let sent = if input.is_none() && rules.asks(resource.state(), action, to) {
@@ -679,6 +688,7 @@ where
     {
         let moved = access.apply(id, change).await?;
         if self
+            .shared
             .rules
             .hooks_for(decided.from, decided.action, decided.to)
         {
@@ -697,17 +707,18 @@ where
         decided: Decided<StateOf<R>>,
     ) -> Result<Moved<St::Id, R>, StoreError<StateOf<R>>> {
         if !self
+            .shared
             .rules
             .hooks_for(decided.from, decided.action, decided.to)
         {
-            let moved = self.store.apply(id, change).await?;
+            let moved = self.shared.store.apply(id, change).await?;
             return Ok(Moved::committed(moved, Vec::new()));
         }
-        let (store, rules, id) = (self.store.clone(), self.rules.clone(), id.clone());
+        let (shared, id) = (Arc::clone(&self.shared), id.clone());
         detached(async move {
-            let moved = store.apply(&id, change).await?;
+            let moved = shared.store.apply(&id, change).await?;
             let committed = decided.committed(&id, &moved);
-            let failed_hooks = rules.run_hooks(&committed).await;
+            let failed_hooks = shared.rules.run_hooks(&committed).await;
             Ok(Moved::committed(moved, failed_hooks))
         })
         .await

@@ -6,7 +6,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use super::memory_deadlines::Book;
+use super::memory_deadlines::{Book, Held, Holds};
 use super::memory_log::{CAPACITY, Log};
 use super::names::{NameReport, Verify};
 use super::{
@@ -41,12 +41,13 @@ pub struct MemoryStore<R: Resource, Id = u64> {
 struct Inner<R: Resource, Id> {
     resources: HashMap<Id, Slot<R, Id>>,
     last_id: u64,
-    deadlines: Book<R::State, Id>,
+    deadlines: Book<Id>,
 }
 
 struct Slot<R: Resource, Id> {
     current: Versioned<Id, R>,
     history: Vec<Entry<R::State>>,
+    deadline: Option<Held<R::State>>,
 }
 
 impl<R: Resource, Id> Slot<R, Id> {
@@ -54,7 +55,14 @@ impl<R: Resource, Id> Slot<R, Id> {
         Slot {
             current,
             history: Vec::new(),
+            deadline: None,
         }
+    }
+}
+
+impl<R: Resource, Id> Holds<R::State> for Slot<R, Id> {
+    fn deadline(&mut self) -> &mut Option<Held<R::State>> {
+        &mut self.deadline
     }
 }
 
@@ -176,7 +184,7 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
             deadlines,
             ..
         } = &mut *inner;
-        match resources.entry(id.clone()) {
+        match resources.entry(id) {
             Occupied(existing) if existing.get().current.value == value => {
                 Ok(Inserted::Existing(existing.get().current.clone()))
             }
@@ -184,13 +192,12 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
                 version: existing.get().current.version,
                 state: existing.get().current.value.state(),
             }),
-            Vacant(slot) => {
-                deadlines.entered(&id, self.due(&value, SystemTime::now()), 1);
-                Ok(Inserted::Created(
-                    slot.insert(Slot::new(Versioned::new(id, 1, value)))
-                        .current
-                        .clone(),
-                ))
+            Vacant(vacant) => {
+                let due = self.due(&value, SystemTime::now());
+                let id = vacant.key().clone();
+                let mut slot = Slot::new(Versioned::new(id.clone(), 1, value));
+                deadlines.entered(&mut slot.deadline, &id, due, 1);
+                Ok(Inserted::Created(vacant.insert(slot).current.clone()))
             }
         }
     }
@@ -233,7 +240,8 @@ impl<R: Resource, Id: Clone + Eq + Hash> MemoryStore<R, Id> {
             note,
         };
         let moved = current.clone();
-        deadlines.entered(id, self.due(&moved.value, entry.at), moved.version);
+        let due = self.due(&moved.value, entry.at);
+        deadlines.entered(&mut slot.deadline, id, due, moved.version);
         self.log().push(id, &entry);
         slot.history.push(entry);
         drop(inner);
@@ -286,8 +294,9 @@ impl<R: Resource, Id: SequentialId + Clone + Eq + Hash> MemoryStore<R, Id> {
             .expect("the id type has room for more resources");
         let created = Versioned::new(id.clone(), 1, make(&id));
         let due = self.due(&created.value, SystemTime::now());
-        inner.deadlines.entered(&id, due, 1);
-        inner.resources.insert(id, Slot::new(created.clone()));
+        let mut slot = Slot::new(created.clone());
+        inner.deadlines.entered(&mut slot.deadline, &id, due, 1);
+        inner.resources.insert(id, slot);
         created
     }
 }
@@ -348,8 +357,9 @@ where
         value.set_id(&id);
         let created = Versioned::new(id.clone(), 1, value);
         let due = self.due(&created.value, SystemTime::now());
-        inner.deadlines.entered(&id, due, 1);
-        inner.resources.insert(id, Slot::new(created.clone()));
+        let mut slot = Slot::new(created.clone());
+        inner.deadlines.entered(&mut slot.deadline, &id, due, 1);
+        inner.resources.insert(id, slot);
         Ok(created)
     }
 }
@@ -488,10 +498,8 @@ where
 
     async fn pending(&self, id: &Id) -> Result<Option<Pending<R::State>>, StoreError<R::State>> {
         let inner = self.read();
-        if !inner.resources.contains_key(id) {
-            return Err(StoreError::NotFound);
-        }
-        Ok(inner.deadlines.pending(id))
+        let slot = inner.resources.get(id).ok_or(StoreError::NotFound)?;
+        Ok(slot.deadline.as_ref().map(Held::pending))
     }
 
     async fn claim_due(
@@ -500,7 +508,13 @@ where
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<Due<R::State, Id>>, StoreError<R::State>> {
-        Ok(self.write().deadlines.claim(now, limit, lease))
+        let mut inner = self.write();
+        let Inner {
+            resources,
+            deadlines,
+            ..
+        } = &mut *inner;
+        Ok(deadlines.claim(resources, now, limit, lease))
     }
 
     async fn settle_due(
@@ -508,7 +522,15 @@ where
         due: &Due<R::State, Id>,
         settled: DueSettled,
     ) -> Result<(), StoreError<R::State>> {
-        self.write().deadlines.settle(due, settled);
+        let mut inner = self.write();
+        let Inner {
+            resources,
+            deadlines,
+            ..
+        } = &mut *inner;
+        if let Some(slot) = resources.get_mut(&due.id) {
+            deadlines.settle(&mut slot.deadline, due, settled);
+        }
         Ok(())
     }
 

@@ -1,5 +1,7 @@
 //! The pending deadlines of a `MemoryStore`, kept under its lock with the
-//! resources, so a move sets or clears its deadline in the same step.
+//! resources, so a move sets or clears its deadline in the same step. Each
+//! resource's deadline is kept in its slot, beside the resource a move has
+//! just looked up: clearing it costs no second lookup.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
@@ -8,16 +10,16 @@ use std::time::{Duration, SystemTime};
 use crate::machine::StateMachine;
 use crate::moves::{Due, DueSettled, Pending};
 
-/// Deadlines by resource, and in the order a scheduler looks at them.
-pub(super) struct Book<S: StateMachine, Id> {
-    by_id: HashMap<Id, Held<S>>,
+/// The order a scheduler looks at the deadlines in.
+pub(super) struct Book<Id> {
     // By when to look next (due, end of claim, backoff); the sequence
     // number tells apart deadlines looked at in the same instant.
     queue: BTreeMap<(SystemTime, u64), Id>,
     sequence: u64,
 }
 
-struct Held<S: StateMachine> {
+/// The deadline of one resource.
+pub(super) struct Held<S: StateMachine> {
     version: u64,
     action: S::Action,
     at: SystemTime,
@@ -26,34 +28,51 @@ struct Held<S: StateMachine> {
     why: Option<String>,
 }
 
-impl<S: StateMachine, Id: Clone + Eq + Hash> Book<S, Id> {
+impl<S: StateMachine> Held<S> {
+    pub(super) fn pending(&self) -> Pending<S> {
+        Pending {
+            action: self.action,
+            at: self.at,
+            not_made: self.why.clone(),
+        }
+    }
+}
+
+/// Where a resource's deadline is kept: its slot.
+pub(super) trait Holds<S: StateMachine> {
+    fn deadline(&mut self) -> &mut Option<Held<S>>;
+}
+
+impl<Id: Clone + Eq + Hash> Book<Id> {
     pub(super) fn new() -> Self {
         Book {
-            by_id: HashMap::new(),
             queue: BTreeMap::new(),
             sequence: 0,
         }
     }
 
-    /// The resource `id` entered a state at `version`: its deadline is
-    /// `due` (the action and when), or none.
-    pub(super) fn entered(&mut self, id: &Id, due: Option<(S::Action, SystemTime)>, version: u64) {
-        if let Some(held) = self.by_id.remove(id) {
-            self.queue.remove(&held.next);
+    /// The resource `id` entered a state at `version`: its deadline, held
+    /// in `held`, is `due` (the action and when), or none.
+    pub(super) fn entered<S: StateMachine>(
+        &mut self,
+        held: &mut Option<Held<S>>,
+        id: &Id,
+        due: Option<(S::Action, SystemTime)>,
+        version: u64,
+    ) {
+        if let Some(old) = held.take() {
+            self.queue.remove(&old.next);
         }
         if let Some((action, at)) = due {
             let next = self.enqueue(id, at);
-            self.by_id.insert(
-                id.clone(),
-                Held {
-                    version,
-                    action,
-                    at,
-                    next,
-                    attempts: 0,
-                    why: None,
-                },
-            );
+            *held = Some(Held {
+                version,
+                action,
+                at,
+                next,
+                attempts: 0,
+                why: None,
+            });
         }
     }
 
@@ -64,16 +83,9 @@ impl<S: StateMachine, Id: Clone + Eq + Hash> Book<S, Id> {
         key
     }
 
-    pub(super) fn pending(&self, id: &Id) -> Option<Pending<S>> {
-        self.by_id.get(id).map(|held| Pending {
-            action: held.action,
-            at: held.at,
-            not_made: held.why.clone(),
-        })
-    }
-
-    pub(super) fn claim(
+    pub(super) fn claim<S: StateMachine, H: Holds<S>>(
         &mut self,
+        slots: &mut HashMap<Id, H>,
         now: SystemTime,
         limit: usize,
         lease: Duration,
@@ -89,43 +101,40 @@ impl<S: StateMachine, Id: Clone + Eq + Hash> Book<S, Id> {
             let Some(id) = self.queue.remove(&key) else {
                 continue;
             };
-            let next = self.enqueue(&id, now + lease);
-            let Some(held) = self.by_id.get_mut(&id) else {
+            let Some(held) = slots.get_mut(&id).and_then(|slot| slot.deadline().as_mut()) else {
                 continue;
             };
-            held.next = next;
+            self.sequence += 1;
+            held.next = (now + lease, self.sequence);
             held.attempts += 1;
             claimed.push(Due {
-                id,
+                id: id.clone(),
                 version: held.version,
                 action: held.action,
                 at: held.at,
                 attempt: held.attempts,
             });
+            self.queue.insert(held.next, id);
         }
         claimed
     }
 
-    pub(super) fn settle(&mut self, due: &Due<S, Id>, settled: DueSettled) {
-        let Some(held) = self.by_id.get(&due.id) else {
+    pub(super) fn settle<S: StateMachine>(
+        &mut self,
+        held: &mut Option<Held<S>>,
+        due: &Due<S, Id>,
+        settled: DueSettled,
+    ) {
+        // A move since has set a deadline of its own: leave it be.
+        let Some(current) = held.as_mut().filter(|held| held.version == due.version) else {
             return;
         };
-        // A move since has set a deadline of its own: leave it be.
-        if held.version != due.version {
-            return;
-        }
-        let old = held.next;
-        self.queue.remove(&old);
+        self.queue.remove(&current.next);
         match settled {
-            DueSettled::Done => {
-                self.by_id.remove(&due.id);
-            }
+            DueSettled::Done => *held = None,
             DueSettled::Later { at, why } => {
-                let next = self.enqueue(&due.id, at);
-                if let Some(held) = self.by_id.get_mut(&due.id) {
-                    held.next = next;
-                    held.why = Some(why);
-                }
+                current.next = self.enqueue(&due.id, at);
+                current.why = Some(why);
             }
         }
     }

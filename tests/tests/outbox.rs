@@ -511,3 +511,57 @@ mod sql {
         backend.finish().await;
     }
 }
+
+/// While commits keep coming, a dispatcher looks at the outbox once per
+/// pace: commits soon after a look are delivered together by the next one,
+/// a commit after a quiet spell at once. On tokio's paused clock, so the
+/// instants are exact.
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_commits_is_one_look_per_pace() {
+    let pace = Duration::from_secs(1);
+    let store = conflict_runtime::store::MemoryStore::<Room, i64>::new();
+    let id = *Create::create(&store, room("hall")).await.unwrap().id();
+    let seen: Arc<Mutex<Vec<(u64, tokio::time::Instant)>>> = Arc::default();
+    let running = Dispatcher::new(store.clone())
+        .pace(pace)
+        .every("timed", {
+            let seen = Arc::clone(&seen);
+            move |event: Event<Door>| {
+                let seen = Arc::clone(&seen);
+                async move {
+                    let at = tokio::time::Instant::now();
+                    seen.lock().unwrap().push((event.entry.version, at));
+                    Ok(())
+                }
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let delivered = |count: usize| {
+        let seen = Arc::clone(&seen);
+        async move {
+            while seen.lock().unwrap().len() < count {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            seen.lock().unwrap().clone()
+        }
+    };
+    let quiet = tokio::time::Instant::now();
+    store.apply(&id, open()).await.unwrap();
+    let first = delivered(1).await;
+    assert!(first[0].1 - quiet < pace, "after a quiet spell, at once");
+    for change in [close(), open(), close()] {
+        store.apply(&id, change).await.unwrap();
+    }
+    let all = delivered(4).await;
+    let versions: Vec<u64> = all.iter().map(|(version, _)| *version).collect();
+    assert_eq!(versions, [2, 3, 4, 5]);
+    let burst: Vec<tokio::time::Instant> = all[1..].iter().map(|(_, at)| *at).collect();
+    assert!(
+        burst.iter().all(|at| *at == burst[0]),
+        "one look: {burst:?}"
+    );
+    assert!(burst[0] - first[0].1 >= pace.saturating_sub(Duration::from_millis(2)));
+    running.shutdown().await;
+}

@@ -291,8 +291,7 @@ impl<'m, 'a> Codegen<'m, 'a> {
                 let name = format_ident!("__conflict_guard_{}", i);
                 let from = &self.state_paths[from];
                 let action = &self.action_paths[action];
-                let path = &guard.path;
-                let text = guard_text(path);
+                let text = guard_text(&guard.path);
                 quote!(#rt::guard::DeclaredGuard::new(#from, #action, #text, #name))
             })
             .collect();

@@ -114,41 +114,16 @@ async fn shadowed_names_do_not_leak_into_generated_code() {
     let [ready, may_fail] = <Shadowed as ::conflict_runtime::StateMachine>::GUARDS else {
         ::core::panic!("two guards are declared");
     };
-    ::core::assert!(
-        !ready
-            .check(
-                &Job {
-                    inputs: 0,
-                    state: Shadowed::Start
-                },
-                &anonymous
-            )
-            .await
-            .is_allowed()
-    );
-    ::core::assert!(
-        ready
-            .check(
-                &Job {
-                    inputs: 1,
-                    state: Shadowed::Start
-                },
-                &anonymous
-            )
-            .await
-            .is_allowed()
-    );
+    let idle = Job {
+        inputs: 0,
+        state: Shadowed::Start,
+    };
+    let busy = Job {
+        inputs: 1,
+        state: Shadowed::Start,
+    };
+    ::core::assert!(!ready.check(&idle, &anonymous).await.is_allowed());
+    ::core::assert!(ready.check(&busy, &anonymous).await.is_allowed());
     ::core::assert_eq!((ready.asks(), may_fail.asks()), (false, true));
-    ::core::assert!(
-        !may_fail
-            .check(
-                &Job {
-                    inputs: 1,
-                    state: Shadowed::Start
-                },
-                &anonymous
-            )
-            .await
-            .is_allowed()
-    );
+    ::core::assert!(!may_fail.check(&busy, &anonymous).await.is_allowed());
 }

@@ -315,3 +315,63 @@ async fn the_generated_document_follows_the_declaration() {
     dangling_refs(&document, &document["components"]["schemas"], &mut dangling);
     assert!(dangling.is_empty(), "{dangling:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_may_require_if_match_and_the_document_says_so() {
+    let routes = Routes::new(
+        "/tickets",
+        Engine::new(MemoryStore::<Ticket>::new(), rules()),
+    )
+    .require_if_match()
+    .with_openapi();
+    let server = support::Server::start(routes.router()).await;
+    let client = &server.client;
+    let url = |path: &str| server.url(path);
+    let (status, _, _) = send(
+        client
+            .post(url("/tickets"))
+            .json(&json!({"title": "printer", "status": "open"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // Without If-Match, by action and by target: 428, and nothing moves.
+    let (status, _, problem) = send(client.post(url("/tickets/1/start"))).await;
+    assert_eq!(status, 428);
+    assert_eq!(
+        problem["type"],
+        "urn:conflict:problem:precondition-required"
+    );
+    let (status, _, _) = send(
+        client
+            .patch(url("/tickets/1"))
+            .json(&json!({"status": "closed"})),
+    )
+    .await;
+    assert_eq!(status, 428);
+    let (_, _, ticket) = send(client.get(url("/tickets/1"))).await;
+    assert_eq!(ticket["status"], "open");
+    // With it, the move is made.
+    let (status, headers, started) = send(
+        client
+            .post(url("/tickets/1/start"))
+            .header("if-match", "\"1\""),
+    )
+    .await;
+    assert_eq!(
+        (status, &started["status"]),
+        (StatusCode::OK, &json!("in_progress"))
+    );
+    assert_eq!(headers["etag"], "\"2\"");
+    // The document lists 428 on every move, and only there.
+    let (_, _, document) = send(client.get(url("/openapi.json"))).await;
+    let has_428 = |path: &str, method: &str| {
+        document["paths"][path][method]["responses"]
+            .get("428")
+            .is_some()
+    };
+    assert!(has_428("/tickets/{id}/start", "post"));
+    assert!(has_428("/tickets/{id}/close", "post"));
+    assert!(has_428("/tickets/{id}", "patch"));
+    assert!(!has_428("/tickets/{id}", "get"));
+    assert!(!has_428("/tickets/{id}", "put"));
+}

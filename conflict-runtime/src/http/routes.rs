@@ -48,6 +48,7 @@ pub struct Routes<R: Resource, St, C = Anonymous> {
     base: String,
     engine: Engine<R, St>,
     actions: Option<HeaderValue>,
+    require_if_match: bool,
     listed: Option<AddRoute<R, St>>,
     #[cfg(feature = "openapi")]
     schemas: super::routes_openapi::Schemas,
@@ -70,6 +71,12 @@ where
     #[cfg(feature = "openapi")]
     pub(super) fn rules(&self) -> &crate::moves::Rules<R> {
         self.engine.rules()
+    }
+
+    /// Whether moves require `If-Match`.
+    #[cfg(feature = "openapi")]
+    pub(super) fn requires_if_match(&self) -> bool {
+        self.require_if_match
     }
 
     /// Whether the routes list by state.
@@ -119,11 +126,12 @@ where
 /// listing: [`List`]), given the base path.
 type AddRoute<R, St> = fn(Router<Shared<R, St>>, &str) -> Router<Shared<R, St>>;
 
-/// What the handlers share: the engine and the base path.
+/// What the handlers share: the engine, the base path and the options.
 struct Shared<R: Resource, St> {
     engine: Engine<R, St>,
     base: std::sync::Arc<str>,
     actions: Option<HeaderValue>,
+    require_if_match: bool,
 }
 
 impl<R: Resource, St: Clone> Clone for Shared<R, St> {
@@ -132,6 +140,7 @@ impl<R: Resource, St: Clone> Clone for Shared<R, St> {
             engine: self.engine.clone(),
             base: std::sync::Arc::clone(&self.base),
             actions: self.actions.clone(),
+            require_if_match: self.require_if_match,
         }
     }
 }
@@ -146,6 +155,7 @@ where
             base: base.into().trim_end_matches('/').to_owned(),
             engine,
             actions: None,
+            require_if_match: false,
             listed: None,
             #[cfg(feature = "openapi")]
             schemas: super::routes_openapi::Schemas::default(),
@@ -171,6 +181,7 @@ where
             base: self.base,
             engine: self.engine,
             actions: self.actions,
+            require_if_match: self.require_if_match,
             listed: self.listed,
             #[cfg(feature = "openapi")]
             schemas: self.schemas,
@@ -186,6 +197,14 @@ where
     #[must_use]
     pub fn with_actions(mut self, vary: &'static str) -> Self {
         self.actions = Some(HeaderValue::from_static(vary));
+        self
+    }
+
+    /// Refuses a move that does not send `If-Match` with 428, so that no
+    /// client changes a resource it has not seen at its latest version.
+    #[must_use]
+    pub fn require_if_match(mut self) -> Self {
+        self.require_if_match = true;
         self
     }
 
@@ -231,6 +250,7 @@ where
                 engine: self.engine,
                 base: base.into(),
                 actions: self.actions,
+                require_if_match: self.require_if_match,
             })
     }
 }
@@ -387,6 +407,11 @@ where
     St::Id: Display + Clone + Send + Sync + 'static,
     C: Caller,
 {
+    let request = if shared.require_if_match {
+        request.require_if_match()
+    } else {
+        request
+    };
     let moved = request.perform(&shared.engine, &caller).await?;
     Ok(moved.into_response())
 }

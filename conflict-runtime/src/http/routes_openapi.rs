@@ -44,7 +44,7 @@ where
         let item = format!("{base}/{{id}}");
         let mut paths = PathsBuilder::new()
             .path(base, self.collection_item(&name))
-            .path(&item, Self::resource_item(&name))
+            .path(&item, self.resource_item(&name))
             .path(
                 format!("{item}/transitions"),
                 PathItem::new(
@@ -90,7 +90,7 @@ where
         for &action in <<R::State as StateMachine>::Action as Action>::ALL {
             let mut one = operation(
                 &format!("Apply `{}`", action.name()),
-                &move_kinds::<R::State>(),
+                &move_kinds::<R::State>(self.requires_if_match()),
                 [(
                     "200",
                     "The moved resource, with its new `ETag`",
@@ -188,7 +188,7 @@ where
     }
 
     /// `{base}/{id}`: read, move by target, create under a chosen id.
-    fn resource_item(name: &str) -> PathItem {
+    fn resource_item(&self, name: &str) -> PathItem {
         let mut read = kinds::<(ResourceId<(), R::State>, Conditional)>();
         read.push(ProblemKind::Internal);
         let mut put = kinds::<(ResourceId<(), R::State>, Conditional, JsonObject<()>)>();
@@ -221,7 +221,7 @@ where
                 HttpMethod::Patch,
                 operation(
                     "Move to a state",
-                    &move_kinds::<R::State>(),
+                    &move_kinds::<R::State>(self.requires_if_match()),
                     [(
                         "200",
                         "The moved resource, with its new `ETag`",
@@ -314,10 +314,12 @@ fn kinds<P: Problems>() -> Vec<ProblemKind> {
     kinds
 }
 
-/// A move's problems, on a route that does not require `If-Match`: no 428.
-fn move_kinds<S: StateMachine>() -> Vec<ProblemKind> {
+/// A move's problems: 428 only where `If-Match` is required.
+fn move_kinds<S: StateMachine>(requires_if_match: bool) -> Vec<ProblemKind> {
     let mut kinds = kinds::<MoveRequest<S, ()>>();
-    kinds.retain(|&kind| kind != ProblemKind::PreconditionRequired);
+    if !requires_if_match {
+        kinds.retain(|&kind| kind != ProblemKind::PreconditionRequired);
+    }
     kinds
 }
 

@@ -3,7 +3,7 @@
 //! (`http::Routes`), with its OpenAPI document at `/openapi.json`.
 
 use conflict_runtime::StateMachine;
-use conflict_runtime::http::Routes;
+use conflict_runtime::http::{MAX_BULK, Routes};
 use conflict_runtime::moves::{ActionInput, Engine, Rules};
 use conflict_runtime::store::{Keyed, MemoryStore, Resource};
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let string = || ObjectBuilder::new().schema_type(Type::String);
     let app = Routes::new("/tickets", Engine::new(MemoryStore::<Ticket>::new(), rules))
         .listed()
+        .bulk(MAX_BULK)
         .schema(
             ObjectBuilder::new()
                 .property("title", string())

@@ -20,11 +20,11 @@ use conflict_runtime::http::openapi::{self, IdempotencyProblems, Problems, probl
 use conflict_runtime::http::{
     self, ActionPath, Affordance, Bulk, Conditional, Created, EventStream, Explain, History,
     Idempotency, IdempotencyStore, JsonObject, KeyedRequest, LastEventId, ListQuery, Listed,
-    MAX_BULK, MemoryKeys, MoveRequest, Problem, ProblemKind, ResourceId, Transitions, action_links,
-    affordances,
+    MAX_BULK, Many, MemoryKeys, MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
+    action_links, affordances,
 };
 use conflict_runtime::moves::{
-    ActionInput, Caller, Dispatcher, Engine, Event, Input, Invalid, Pending, Rules, Scheduler,
+    ActionInput, Caller, Dispatcher, Engine, Event, Invalid, Pending, Rules, Scheduler,
 };
 use conflict_runtime::store::{Inserted, Keyed, MemoryStore, Resource};
 
@@ -434,45 +434,6 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32
     })
 }
 
-/// Order ids written as any JSON numbers with no fraction, from 1: JSON
-/// Schema's `integer` admits `7.0`.
-fn whole_ids<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Vec<i64>>, D::Error> {
-    use serde::de::Error as _;
-    let whole = |number: &serde_json::Number| {
-        number
-            .as_i64()
-            .or_else(|| {
-                number
-                    .as_f64()
-                    // Below 2^63: every whole float there is an i64.
-                    .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < 9_223_372_036_854_775_808.0)
-                    .map(|f| {
-                        #[allow(
-                            clippy::cast_possible_truncation,
-                            reason = "a whole number in the range of i64, checked above"
-                        )]
-                        let whole = f as i64;
-                        whole
-                    })
-            })
-            .filter(|&id| id >= 1)
-    };
-    let Some(numbers) = Option::<Vec<serde_json::Number>>::deserialize(deserializer)? else {
-        return Ok(None);
-    };
-    numbers
-        .iter()
-        .map(|number| {
-            whole(number).ok_or_else(|| {
-                D::Error::custom(format!("order ids are whole numbers from 1, not {number}"))
-            })
-        })
-        .collect::<Result<Vec<i64>, D::Error>>()
-        .map(Some)
-}
-
 /// The orders the service keeps in memory.
 pub type MemoryOrders = MemoryStore<Order, i64>;
 
@@ -687,78 +648,19 @@ async fn act<St: Orders>(
         .map_err(|error| Problem::of_move(error, &id).with_instance(instance))
 }
 
-/// The body of `POST /orders/actions/{action}`: the orders by id, or those
-/// in some states (at most 1 000 of them), and the action's input.
-#[derive(Clone, Debug, Deserialize)]
-pub struct ManyOrders {
-    /// The orders.
-    #[serde(default, deserialize_with = "whole_ids")]
-    ids: Option<Vec<i64>>,
-    /// Or: every order in one of these states.
-    #[serde(default)]
-    status: Option<Vec<OrderStatus>>,
-    /// The action's input, for each order.
-    #[serde(default)]
-    input: Option<serde_json::Value>,
-}
-
-/// `POST /orders/actions/{action}`: one action on many orders, with a
-/// result per order.
+/// `POST /orders/actions/{action}`: one action on many orders (by id, or
+/// every order in some states, at most [`MAX_BULK`]), with a result per
+/// order and its payment.
 async fn act_on_many<St: Orders>(
     State(app): State<App<St>>,
     user: DemoUser,
     ActionPath(action): ActionPath<OrderStatus>,
-    JsonObject(many): JsonObject<ManyOrders>,
+    JsonObject(many): JsonObject<Many>,
 ) -> Result<Bulk<i64, Order>, Problem> {
     let instance = format!("/orders/actions/{action}");
-    let invalid = |field: &'static str, detail: String| {
-        Problem::new(ProblemKind::InvalidInput, detail)
-            .with_instance(instance.as_str())
-            .with("field", field)
-    };
-    let (ids, more) = match (many.ids, many.status) {
-        (Some(ids), None) if ids.len() > MAX_BULK => {
-            return Err(invalid(
-                "ids",
-                format!(
-                    "one request moves at most {MAX_BULK} orders, not {}",
-                    ids.len()
-                ),
-            ));
-        }
-        (Some(ids), None) => (ids, false),
-        (None, Some(states)) if !states.is_empty() => {
-            let page = app
-                .engine
-                .store()
-                .list(&states, None, MAX_BULK)
-                .await
-                .map_err(|error| Problem::from(error).with_instance(instance.as_str()))?;
-            let ids = page.items.iter().map(|order| *order.id()).collect();
-            (ids, page.next.is_some())
-        }
-        _ => {
-            return Err(invalid(
-                "ids",
-                "name the orders with `ids`, or the states they are in with `status`".to_owned(),
-            ));
-        }
-    };
-    let input = match many.input {
-        None => Input::None,
-        Some(object @ serde_json::Value::Object(_)) => Input::Value(object),
-        Some(_) => {
-            return Err(invalid(
-                "input",
-                "the action's input is a JSON object".to_owned(),
-            ));
-        }
-    };
-    let results = app
-        .engine
-        .perform_each(&user, action, ids, input)
-        .await
-        .map_err(|error| Problem::from(error).with_instance(instance.as_str()))?;
+    let (results, more) = many
+        .perform(&app.engine, &user, action, MAX_BULK, &instance)
+        .await?;
     let moved: Vec<i64> = results
         .iter()
         .filter(|(_, result)| result.is_ok())
@@ -1074,7 +976,7 @@ fn many_orders(action: OrderStatusAction) -> utoipa::openapi::schema::Schema {
         .items(
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
-                .minimum(Some(1))
+                .minimum(Some(i64::MIN))
                 .maximum(Some(i64::MAX)),
         )
         .max_items(Some(MAX_BULK));

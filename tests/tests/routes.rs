@@ -375,3 +375,95 @@ async fn moves_may_require_if_match_and_the_document_says_so() {
     assert!(!has_428("/tickets/{id}", "get"));
     assert!(!has_428("/tickets/{id}", "put"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_move_at_once_by_id_or_by_state() {
+    let routes = Routes::new(
+        "/tickets",
+        Engine::new(MemoryStore::<Ticket>::new(), rules()),
+    )
+    .bulk(3)
+    .with_openapi();
+    let server = support::Server::start(routes.router()).await;
+    let client = &server.client;
+    let url = |path: &str| server.url(path);
+    for title in ["a", "blocked", "c", "d"] {
+        let (status, _, _) = send(
+            client
+                .post(url("/tickets"))
+                .json(&json!({"title": title, "status": "open"})),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let (status, _, _) = send(client.post(url("/tickets/4/close"))).await;
+    assert_eq!(status, 200);
+    let bulk = |action: &str, body: Value| {
+        client
+            .post(url(&format!("/tickets/actions/{action}")))
+            .json(&body)
+    };
+
+    // By id, in the order asked: moved, blocked by its guard, missing,
+    // illegal; ids as JSON Schema's integers (7.0) read too.
+    let (status, _, answer) = send(bulk("start", json!({"ids": [1.0, 2, 99]}))).await;
+    assert_eq!(status, 200, "{answer}");
+    let results = &answer["results"];
+    assert_eq!(results[0]["id"], 1);
+    assert_eq!(results[0]["status"], 200);
+    assert_eq!(results[0]["resource"]["status"], "in_progress");
+    assert_eq!(results[1]["status"], 409);
+    assert_eq!(
+        results[1]["problem"]["type"],
+        "urn:conflict:problem:transition-blocked"
+    );
+    assert_eq!(results[2]["status"], 404);
+    assert_eq!(answer["more"], false);
+    let (_, _, answer) = send(bulk("start", json!({"ids": [4]}))).await;
+    assert_eq!(answer["results"][0]["status"], 409);
+    assert_eq!(answer["results"][0]["problem"]["current_state"], "closed");
+
+    // By state: the open ones (2 and 3), all within the limit.
+    let (status, _, answer) = send(bulk("close", json!({"status": ["open"]}))).await;
+    assert_eq!(status, 200, "{answer}");
+    let ids: Vec<&Value> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|result| &result["id"])
+        .collect();
+    assert_eq!(ids, [&json!(2), &json!(3)]);
+    let (_, _, ticket) = send(client.get(url("/tickets/3"))).await;
+    assert_eq!(ticket["status"], "closed");
+
+    // Refused as a whole, each naming the member at fault.
+    for (body, field) in [
+        (json!({"ids": [1, 2, 3, 4]}), "ids"),
+        (json!({"ids": ["one"]}), "ids"),
+        (json!({"ids": [1.5]}), "ids"),
+        (json!({}), "ids"),
+        (json!({"status": ["lost"]}), "status"),
+        (json!({"ids": [1], "input": 5}), "input"),
+    ] {
+        let (status, _, problem) = send(bulk("close", body.clone())).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert_eq!(problem["field"], field, "{body}: {problem}");
+    }
+    let (status, _, problem) = send(bulk("fly", json!({"ids": [1]}))).await;
+    assert_eq!(status, 404, "{problem}");
+
+    // One operation per action, its limit in the schema.
+    let (_, _, document) = send(client.get(url("/openapi.json"))).await;
+    let operation = &document["paths"]["/tickets/actions/close"]["post"];
+    assert!(operation["responses"].get("200").is_some(), "{operation}");
+    assert!(operation["responses"].get("403").is_some(), "{operation}");
+    let body = &operation["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        body["oneOf"][0]["properties"]["ids"]["maxItems"], 3,
+        "{body}"
+    );
+    assert!(document["components"]["schemas"]["TicketBulk"].is_object());
+    let mut dangling = Vec::new();
+    dangling_refs(&document, &document["components"]["schemas"], &mut dangling);
+    assert!(dangling.is_empty(), "{dangling:?}");
+}

@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
-use super::problem::{self, Problem, move_problem};
+use super::problem::{self, Problem, ProblemKind, move_problem};
 use crate::machine::StateMachine;
-use crate::moves::{Moved, Outcome};
-use crate::store::{List, Page, Resource, Versioned};
+use crate::moves::{Caller, Engine, Input, Moved, Outcome};
+use crate::store::{List, Page, Resource, Store, Versioned};
 
 /// The most resources one page lists.
 pub const MAX_PAGE: usize = 100;
@@ -195,6 +195,146 @@ impl<Id: Display, R: Serialize> IntoResponse for Listed<Id, R> {
 /// The most resources one bulk move names.
 pub const MAX_BULK: usize = 1000;
 
+/// The body of a bulk move, `POST {base}/actions/{action}`: the resources
+/// by id (`{"ids": [1, 2]}`, at most the route's limit), or every one in
+/// some states (`{"status": ["pending"]}`, the first that many by id; the
+/// answer's `more` says whether others were left), and the action's input
+/// for each (`"input": {...}`).
+///
+/// An id is a JSON string or a whole number (`7.0` too, as JSON Schema's
+/// `integer` admits) that reads as the store's key; anything else, too many
+/// ids, neither or both of `ids` and `status`, a state the machine does not
+/// have (listing those it has), or an input that is not an object is a 422
+/// naming the member.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct Many {
+    #[serde(default)]
+    ids: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    status: Option<Vec<String>>,
+    #[serde(default)]
+    input: Option<serde_json::Value>,
+}
+
+impl Many {
+    /// Applies `action` to the resources this body names, each under the
+    /// engine's rules for `caller` ([`Engine::perform_each`]); answers a
+    /// result per resource, in the order named, and whether a state filter
+    /// left resources out. `instance` is the request's path, for problems.
+    ///
+    /// # Errors
+    /// A problem for the request as a whole: 422 for a body that names no
+    /// resources, too many, or an id or input that cannot be read; 403 when
+    /// the caller may not take the action at all; the store's error.
+    pub async fn perform<R, St>(
+        self,
+        engine: &Engine<R, St>,
+        caller: &dyn Caller,
+        action: <R::State as StateMachine>::Action,
+        max: usize,
+        instance: &str,
+    ) -> Result<(Vec<Outcome<St::Id, R>>, bool), Problem>
+    where
+        R: Resource,
+        St: Store<R> + List<R>,
+        St::Id: FromStr + Display + Eq + std::hash::Hash + Clone + Send + Sync + 'static,
+    {
+        let invalid = |field: &'static str, detail: String| {
+            Problem::new(ProblemKind::InvalidInput, detail)
+                .with_instance(instance)
+                .with("field", field)
+        };
+        let (ids, more) = match (self.ids, self.status) {
+            (Some(ids), None) if ids.len() > max => {
+                return Err(invalid(
+                    "ids",
+                    format!("one request moves at most {max}, not {}", ids.len()),
+                ));
+            }
+            (Some(ids), None) => {
+                let ids = ids
+                    .iter()
+                    .map(|id| {
+                        id_of(id).ok_or_else(|| {
+                            let resource = <R::State as StateMachine>::RESOURCE;
+                            invalid("ids", format!("{id} is not the id of a {resource}"))
+                        })
+                    })
+                    .collect::<Result<Vec<St::Id>, Problem>>()?;
+                (ids, false)
+            }
+            (None, Some(names)) if !names.is_empty() => {
+                let states = names
+                    .iter()
+                    .map(|name| {
+                        R::State::parse_name(name).map_err(|unknown| {
+                            Problem::from(unknown)
+                                .with_instance(instance)
+                                .with("field", "status")
+                        })
+                    })
+                    .collect::<Result<Vec<_>, Problem>>()?;
+                let page = engine
+                    .store()
+                    .list(&states, None, max)
+                    .await
+                    .map_err(|error| Problem::from(error).with_instance(instance))?;
+                let ids = page.items.iter().map(|found| found.id().clone()).collect();
+                (ids, page.next.is_some())
+            }
+            _ => {
+                return Err(invalid(
+                    "ids",
+                    "name the resources with `ids`, or the states they are in with `status`"
+                        .to_owned(),
+                ));
+            }
+        };
+        let input = match self.input {
+            None => Input::None,
+            Some(object @ serde_json::Value::Object(_)) => Input::Value(object),
+            Some(_) => {
+                return Err(invalid(
+                    "input",
+                    "the action's input is a JSON object".to_owned(),
+                ));
+            }
+        };
+        let results = engine
+            .perform_each(caller, action, ids, input)
+            .await
+            .map_err(|error| Problem::from(error).with_instance(instance))?;
+        Ok((results, more))
+    }
+}
+
+/// An id written in JSON: a string, or a whole number, read as `Id`.
+fn id_of<Id: FromStr>(value: &serde_json::Value) -> Option<Id> {
+    match value {
+        serde_json::Value::String(text) => text.parse().ok(),
+        serde_json::Value::Number(number) => {
+            let text = match (number.as_i64(), number.as_u64(), number.as_f64()) {
+                (Some(whole), _, _) => whole.to_string(),
+                (None, Some(whole), _) => whole.to_string(),
+                // A float is written with a fraction or exponent (`7.0`),
+                // or is an integer beyond i64 and u64 that JSON rounded: at
+                // -2^63 it may have been -2^63 - 1, so only a float inside
+                // (-2^63, 2^64) is the whole number written.
+                (None, None, Some(float))
+                    if float.fract() == 0.0
+                        && float > -(2_f64.powi(63))
+                        && float < 2_f64.powi(64) =>
+                {
+                    format!("{float:.0}")
+                }
+                _ => return None,
+            };
+            text.parse().ok()
+        }
+        _ => None,
+    }
+}
+
 /// The answer to a bulk move: 200 with a result per resource, in the order
 /// asked: `{"id", "status": 200, "resource": {...}}` for a move made, or
 /// `{"id", "status": 404|409|412|..., "problem": {...}}` for a refusal; and
@@ -272,7 +412,8 @@ impl<Id: Serialize, R: Resource + Serialize> IntoResponse for Bulk<Id, R> {
 
 #[cfg(test)]
 mod tests {
-    use super::{cursor, from_cursor};
+    use super::{cursor, from_cursor, id_of};
+    use serde_json::json;
 
     #[test]
     fn cursors_round_trip_and_others_are_refused() {
@@ -284,5 +425,31 @@ mod tests {
         for foreign in ["42", "c1.4", "c1.zz", "c2.3432", "c1.ff"] {
             assert_eq!(from_cursor::<i64>(foreign), None, "{foreign}");
         }
+    }
+
+    #[test]
+    fn ids_are_strings_or_whole_numbers() {
+        assert_eq!(id_of::<i64>(&json!(7)), Some(7));
+        assert_eq!(id_of::<i64>(&json!(7.0)), Some(7));
+        assert_eq!(id_of::<i64>(&json!(-3)), Some(-3));
+        assert_eq!(id_of::<i64>(&json!("7")), Some(7));
+        assert_eq!(id_of::<u64>(&json!(u64::MAX)), Some(u64::MAX));
+        assert_eq!(id_of::<String>(&json!("a-b")).as_deref(), Some("a-b"));
+        assert_eq!(
+            id_of::<i64>(&json!(-9.0e18)),
+            Some(-9_000_000_000_000_000_000)
+        );
+        let below_i64: serde_json::Value = serde_json::from_str("-9223372036854775809").unwrap();
+        for not_an_id in [
+            below_i64,
+            json!(7.5),
+            json!(1e300),
+            json!(null),
+            json!([1]),
+            json!("x"),
+        ] {
+            assert_eq!(id_of::<i64>(&not_an_id), None, "{not_an_id}");
+        }
+        assert_eq!(id_of::<u64>(&json!(-1)), None);
     }
 }

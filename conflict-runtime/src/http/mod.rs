@@ -34,7 +34,7 @@ pub use self::idempotency::{
     IdempotencyService, IdempotencyStore, KeyStoreError, KeyedRequest, MemoryKeys, ScopedKey,
     StoredResponse, idempotency_key,
 };
-pub use self::listing::{Bulk, DEFAULT_PAGE, ListQuery, Listed, MAX_BULK, MAX_PAGE, cursor};
+pub use self::listing::{Bulk, DEFAULT_PAGE, ListQuery, Listed, MAX_BULK, MAX_PAGE, Many, cursor};
 pub use self::machine::machine;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

@@ -91,6 +91,19 @@ impl<S: StateMachine, Id, F> Problems for MoveRequest<S, Id, F> {
     }
 }
 
+/// A bulk move's body ([`Many`](super::Many)) is a JSON object read by
+/// `JsonObject`; what the request as a whole may be refused for besides.
+impl Problems for super::Many {
+    fn problems(kinds: &mut Vec<ProblemKind>) {
+        JsonObject::<()>::problems(kinds);
+        kinds.extend([
+            ProblemKind::UnknownState,
+            ProblemKind::Forbidden,
+            ProblemKind::Internal,
+        ]);
+    }
+}
+
 impl<S, Id> Problems for ListQuery<S, Id> {
     fn problems(kinds: &mut Vec<ProblemKind>) {
         kinds.extend([

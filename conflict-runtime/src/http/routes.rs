@@ -20,10 +20,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Conditional, Created, Explain, History, JsonObject, ListQuery, Listed, MoveRequest, Problem,
-    ProblemKind, ResourceId, Transitions, action_links, affordances,
+    ActionPath, Bulk, Conditional, Created, Explain, History, JsonObject, ListQuery, Listed, Many,
+    MoveRequest, Problem, ProblemKind, ResourceId, Transitions, action_links, affordances,
 };
-use crate::machine::StateMachine;
+use crate::machine::{Action, StateMachine};
 use crate::moves::{Anonymous, Caller, Engine};
 use crate::store::{Create, Inserted, List, Resource, Store};
 
@@ -40,6 +40,10 @@ use crate::store::{Create, Inserted, List, Resource, Store};
 /// | `GET {base}/{id}/history` | the committed moves |
 /// | `GET /state-machines/{resource}` | the machine: JSON, SVG, Mermaid, DOT, text |
 /// | `GET {base}?status=...` | a page by state, with [`listed`](Routes::listed) |
+/// | `POST {base}/actions/{action}` | one action on many, by id or by state, with [`bulk`](Routes::bulk) |
+///
+/// Moves require `If-Match` (428 without) with
+/// [`require_if_match`](Routes::require_if_match).
 ///
 /// Callers are `C` (an extractor of yours, [`Anonymous`] by default).
 /// Unknown routes and methods answer problems (404, 405). Add your own
@@ -49,7 +53,10 @@ pub struct Routes<R: Resource, St, C = Anonymous> {
     engine: Engine<R, St>,
     actions: Option<HeaderValue>,
     require_if_match: bool,
-    listed: Option<AddRoute<R, St>>,
+    /// Routes that need more of the store than every route does.
+    added: Vec<AddRoute<R, St>>,
+    lists: bool,
+    bulk_max: Option<usize>,
     #[cfg(feature = "openapi")]
     schemas: super::routes_openapi::Schemas,
     #[cfg(feature = "openapi")]
@@ -82,7 +89,14 @@ where
     /// Whether the routes list by state.
     #[cfg(feature = "openapi")]
     pub(super) fn lists(&self) -> bool {
-        self.listed.is_some()
+        self.lists
+    }
+
+    /// How many resources a bulk move names at most, if the routes move
+    /// in bulk.
+    #[cfg(feature = "openapi")]
+    pub(super) fn bulk_max(&self) -> Option<usize> {
+        self.bulk_max
     }
 
     /// The schemas given for the document.
@@ -123,7 +137,7 @@ where
 }
 
 /// Adds a route that needs more of the store than every route does (the
-/// listing: [`List`]), given the base path.
+/// listing and bulk moves: [`List`]), given the base path.
 type AddRoute<R, St> = fn(Router<Shared<R, St>>, &str) -> Router<Shared<R, St>>;
 
 /// What the handlers share: the engine, the base path and the options.
@@ -132,6 +146,7 @@ struct Shared<R: Resource, St> {
     base: std::sync::Arc<str>,
     actions: Option<HeaderValue>,
     require_if_match: bool,
+    bulk_max: usize,
 }
 
 impl<R: Resource, St: Clone> Clone for Shared<R, St> {
@@ -141,6 +156,7 @@ impl<R: Resource, St: Clone> Clone for Shared<R, St> {
             base: std::sync::Arc::clone(&self.base),
             actions: self.actions.clone(),
             require_if_match: self.require_if_match,
+            bulk_max: self.bulk_max,
         }
     }
 }
@@ -156,7 +172,9 @@ where
             engine,
             actions: None,
             require_if_match: false,
-            listed: None,
+            added: Vec::new(),
+            lists: false,
+            bulk_max: None,
             #[cfg(feature = "openapi")]
             schemas: super::routes_openapi::Schemas::default(),
             #[cfg(feature = "openapi")]
@@ -182,7 +200,9 @@ where
             engine: self.engine,
             actions: self.actions,
             require_if_match: self.require_if_match,
-            listed: self.listed,
+            added: self.added,
+            lists: self.lists,
+            bulk_max: self.bulk_max,
             #[cfg(feature = "openapi")]
             schemas: self.schemas,
             #[cfg(feature = "openapi")]
@@ -229,8 +249,8 @@ where
                 &format!("/state-machines/{}", <R::State as StateMachine>::RESOURCE),
                 get(super::machine::<R::State>),
             );
-        if let Some(listed) = self.listed {
-            router = listed(router, &base);
+        for add in self.added {
+            router = add(router, &base);
         }
         #[cfg(feature = "openapi")]
         if let Some(document) = document {
@@ -251,6 +271,7 @@ where
                 base: base.into(),
                 actions: self.actions,
                 require_if_match: self.require_if_match,
+                bulk_max: self.bulk_max.unwrap_or(0),
             })
     }
 }
@@ -265,7 +286,35 @@ where
     /// resources in any of the states, by the store's [`List`].
     #[must_use]
     pub fn listed(mut self) -> Self {
-        self.listed = Some(|router, base| router.route(base, get(list::<R, St>)));
+        if !self.lists {
+            self.lists = true;
+            self.added
+                .push(|router, base| router.route(base, get(list::<R, St>)));
+        }
+        self
+    }
+
+    /// Adds `POST {base}/actions/{action}`: one action on many resources,
+    /// named by id or by state, at most `max` of them, with a result per
+    /// resource ([`Many`], [`Bulk`]). Each is moved under the same rules as
+    /// alone (guards, permissions, input); a uniform move is one statement
+    /// in Postgres.
+    #[must_use]
+    pub fn bulk(mut self, max: usize) -> Self
+    where
+        St::Id: Eq + std::hash::Hash,
+        C: Caller + FromRequestParts<()> + 'static,
+        <C as FromRequestParts<()>>::Rejection: IntoResponse,
+    {
+        if self.bulk_max.is_none() {
+            self.added.push(|router, base| {
+                router.route(
+                    &format!("{base}/actions/{{action}}"),
+                    post(act_on_many::<R, St, C>),
+                )
+            });
+        }
+        self.bulk_max = Some(max);
         self
     }
 }
@@ -444,6 +493,26 @@ where
     St::Id: Display + Clone + Send + Sync + 'static,
 {
     id.history(shared.engine.store()).await
+}
+
+/// `POST {base}/actions/{action}`.
+async fn act_on_many<R, St, C>(
+    State(shared): State<Shared<R, St>>,
+    Asker(caller): Asker<C>,
+    ActionPath(action): ActionPath<R::State>,
+    JsonObject(many): JsonObject<Many>,
+) -> Result<Bulk<St::Id, R>, Problem>
+where
+    R: Resource,
+    St: Store<R> + List<R>,
+    St::Id: FromStr + Display + Eq + std::hash::Hash + Clone + Send + Sync + 'static,
+    C: Caller,
+{
+    let instance = format!("{}/actions/{}", shared.base, action.name());
+    let (results, more) = many
+        .perform(&shared.engine, &caller, action, shared.bulk_max, &instance)
+        .await?;
+    Ok(Bulk::new(results, more))
 }
 
 /// `GET {base}?status=...&after=...&limit=...`.

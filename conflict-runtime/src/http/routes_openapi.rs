@@ -8,7 +8,7 @@ use utoipa::openapi::path::{
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{
-    AllOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type,
+    AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
 };
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
@@ -17,7 +17,9 @@ use utoipa::openapi::{
 
 use super::openapi::{self, Problems, pascal, problem_responses_of};
 use super::routes::Routes;
-use super::{Conditional, Explain, JsonObject, ListQuery, MoveRequest, ProblemKind, ResourceId};
+use super::{
+    ActionPath, Conditional, Explain, JsonObject, ListQuery, MoveRequest, ProblemKind, ResourceId,
+};
 use crate::machine::{Action, StateMachine};
 use crate::store::{Resource, Store};
 
@@ -109,6 +111,12 @@ where
                 format!("{item}/{}", action.name()),
                 PathItem::new(HttpMethod::Post, one),
             );
+            if let Some(max) = self.bulk_max() {
+                paths = paths.path(
+                    format!("{base}/actions/{}", action.name()),
+                    PathItem::new(HttpMethod::Post, self.bulk_operation(&name, action, max)),
+                );
+            }
         }
         OpenApiBuilder::new()
             .info(
@@ -259,6 +267,66 @@ where
             .build()
     }
 
+    /// `POST {base}/actions/{action}`: the body names the resources by id
+    /// or by state, with the action's input; a result per resource.
+    fn bulk_operation(
+        &self,
+        name: &str,
+        action: <R::State as StateMachine>::Action,
+        max: usize,
+    ) -> OperationBuilder {
+        let input = match self.rules().input_name(action) {
+            Some(input) => Schema::from(
+                AnyOfBuilder::new()
+                    .item(Ref::from_schema_name(input))
+                    .item(ObjectBuilder::new().schema_type(Type::Null)),
+            ),
+            None => ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+                .into(),
+        };
+        let by = |member: &str, schema: ArrayBuilder| {
+            ObjectBuilder::new()
+                .property(member, schema)
+                .required(member)
+                .property("input", input.clone())
+        };
+        let body = OneOfBuilder::new()
+            .item(by(
+                "ids",
+                ArrayBuilder::new()
+                    .items(IdKind::of::<St::Id>().schema())
+                    .max_items(Some(max)),
+            ))
+            .item(by(
+                "status",
+                ArrayBuilder::new()
+                    .items(Ref::from_schema_name(format!("{name}State")))
+                    .min_items(Some(1)),
+            ));
+        operation(
+            &format!(
+                "Apply `{}` to many: by id, or every one in some states (at most {max})",
+                action.name()
+            ),
+            &kinds::<(ActionPath<R::State>, super::Many)>(),
+            [(
+                "200",
+                "A result per resource: moved, or its problem",
+                Some(format!("{name}Bulk")),
+            )],
+        )
+        .request_body(Some(
+            RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(body)).build(),
+                )
+                .build(),
+        ))
+    }
+
     fn components(&self, name: &str) -> ComponentsBuilder {
         let any_object = || {
             ObjectBuilder::new()
@@ -291,6 +359,23 @@ where
                     )
                     .required("items"),
             );
+        if self.bulk_max().is_some() {
+            let result = ObjectBuilder::new()
+                .property("id", IdKind::of::<St::Id>().schema())
+                .property("status", ObjectBuilder::new().schema_type(Type::Integer))
+                .property("resource", Ref::from_schema_name(name))
+                .property("problem", Ref::from_schema_name(openapi::PROBLEM))
+                .required("id")
+                .required("status");
+            components = components.schema(
+                format!("{name}Bulk"),
+                ObjectBuilder::new()
+                    .property("results", ArrayBuilder::new().items(result))
+                    .property("more", ObjectBuilder::new().schema_type(Type::Boolean))
+                    .required("results")
+                    .required("more"),
+            );
+        }
         for &action in <<R::State as StateMachine>::Action as Action>::ALL {
             let Some(input) = self.rules().input_name(action) else {
                 continue;
@@ -376,11 +461,13 @@ fn new_body<S: StateMachine>(name: &str) -> utoipa::openapi::request_body::Reque
         .build()
 }
 
-/// How ids of a type read, for their path parameter and the cursors of
-/// pages (`c1.` and the id's text in hex).
+/// How ids of a type read, for their path parameter, the ids of a bulk
+/// move and the cursors of pages (`c1.` and the id's text in hex). An
+/// integer's schema states its type's range: a schema-valid id must read
+/// back, or schemathesis rightly flags a valid request refused.
 enum IdKind {
-    Unsigned,
-    Signed,
+    Unsigned(u64),
+    Signed(i64, i64),
     Uuid,
     Text,
 }
@@ -391,19 +478,29 @@ impl IdKind {
         let name = std::any::type_name::<Id>();
         let last = name.rsplit("::").next().unwrap_or(name);
         match last {
-            "u8" | "u16" | "u32" | "u64" | "usize" => IdKind::Unsigned,
-            "i8" | "i16" | "i32" | "i64" | "isize" => IdKind::Signed,
+            "u8" => IdKind::Unsigned(u8::MAX.into()),
+            "u16" => IdKind::Unsigned(u16::MAX.into()),
+            "u32" => IdKind::Unsigned(u32::MAX.into()),
+            "u64" | "usize" => IdKind::Unsigned(u64::MAX),
+            "i8" => IdKind::Signed(i8::MIN.into(), i8::MAX.into()),
+            "i16" => IdKind::Signed(i16::MIN.into(), i16::MAX.into()),
+            "i32" => IdKind::Signed(i32::MIN.into(), i32::MAX.into()),
+            "i64" | "isize" => IdKind::Signed(i64::MIN, i64::MAX),
             "Uuid" => IdKind::Uuid,
             _ => IdKind::Text,
         }
     }
 
     fn schema(&self) -> ObjectBuilder {
-        match self {
-            IdKind::Unsigned => ObjectBuilder::new()
+        match *self {
+            IdKind::Unsigned(max) => ObjectBuilder::new()
                 .schema_type(Type::Integer)
-                .minimum(Some(0)),
-            IdKind::Signed => ObjectBuilder::new().schema_type(Type::Integer),
+                .minimum(Some(0))
+                .maximum(Some(max)),
+            IdKind::Signed(min, max) => ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(min))
+                .maximum(Some(max)),
             IdKind::Uuid => ObjectBuilder::new().schema_type(Type::String).format(Some(
                 utoipa::openapi::SchemaFormat::Custom("uuid".to_owned()),
             )),
@@ -414,8 +511,8 @@ impl IdKind {
     /// Cursors of ids this kind reads back: digits are `3x` in hex.
     fn cursor_pattern(&self) -> &'static str {
         match self {
-            IdKind::Unsigned => "^c1\\.(3[0-9]){1,19}$",
-            IdKind::Signed => "^c1\\.(2d)?(3[0-9]){1,18}$",
+            IdKind::Unsigned(_) => "^c1\\.(3[0-9]){1,19}$",
+            IdKind::Signed(..) => "^c1\\.(2d)?(3[0-9]){1,18}$",
             IdKind::Uuid => "^c1\\.(3[0-9]|6[1-6]|2d){36}$",
             IdKind::Text => "^c1\\.([0-9a-f]{2})+$",
         }

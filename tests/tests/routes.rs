@@ -467,3 +467,89 @@ async fn many_move_at_once_by_id_or_by_state() {
     dangling_refs(&document, &document["components"]["schemas"], &mut dangling);
     assert!(dangling.is_empty(), "{dangling:?}");
 }
+
+/// The first event a `text/event-stream` response sends, as JSON.
+async fn first_event(response: &mut reqwest::Response) -> Value {
+    let mut text = String::new();
+    let read = async {
+        loop {
+            if let Some(data) = text
+                .split("\n\n")
+                .filter(|_| text.contains("\n\n"))
+                .find_map(|block| block.lines().find_map(|line| line.strip_prefix("data: ")))
+            {
+                return serde_json::from_str::<Value>(data).unwrap();
+            }
+            let chunk = response.chunk().await.unwrap().expect("the stream is open");
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("an event within ten seconds")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_moves_stream_as_events() {
+    let routes = Routes::new(
+        "/tickets",
+        Engine::new(MemoryStore::<Ticket>::new(), rules()),
+    )
+    .events()
+    .with_openapi();
+    let server = support::Server::start(routes.router()).await;
+    let client = &server.client;
+    let url = |path: &str| server.url(path);
+    for title in ["a", "b"] {
+        let (status, _, _) = send(
+            client
+                .post(url("/tickets"))
+                .json(&json!({"title": title, "status": "open"})),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let mut all = client.get(url("/tickets/events")).send().await.unwrap();
+    assert_eq!(all.status(), 200);
+    assert_eq!(all.headers()["content-type"], "text/event-stream");
+    let mut of_two = client.get(url("/tickets/2/events")).send().await.unwrap();
+    assert_eq!(of_two.status(), 200);
+    let (status, _, _) = send(client.post(url("/tickets/1/start"))).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = send(client.post(url("/tickets/2/close"))).await;
+    assert_eq!(status, 200);
+
+    let first = first_event(&mut all).await;
+    assert_eq!(
+        (&first["id"], &first["action"]),
+        (&json!("1"), &json!("start")),
+        "{first}"
+    );
+    let of_two = first_event(&mut of_two).await;
+    assert_eq!(
+        (&of_two["id"], &of_two["to"]),
+        (&json!("2"), &json!("closed")),
+        "{of_two}"
+    );
+
+    // A resource that is not there has no stream; a bad resume point is 400.
+    let (status, _, _) = send(client.get(url("/tickets/9/events"))).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = send(
+        client
+            .get(url("/tickets/events"))
+            .header("last-event-id", "soon"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (_, _, document) = send(client.get(url("/openapi.json"))).await;
+    let stream = &document["paths"]["/tickets/{id}/events"]["get"]["responses"];
+    assert!(
+        stream["200"]["content"]["text/event-stream"].is_object(),
+        "{stream}"
+    );
+    assert!(stream.get("404").is_some(), "{stream}");
+    let mut dangling = Vec::new();
+    dangling_refs(&document, &document["components"]["schemas"], &mut dangling);
+    assert!(dangling.is_empty(), "{dangling:?}");
+}

@@ -20,11 +20,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ActionPath, Bulk, Conditional, Created, Explain, History, JsonObject, ListQuery, Listed, Many,
-    MoveRequest, Problem, ProblemKind, ResourceId, Transitions, action_links, affordances,
+    ActionPath, Bulk, Conditional, Created, EventStream, Explain, History, JsonObject, LastEventId,
+    ListQuery, Listed, Many, MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
+    action_links, affordances,
 };
 use crate::machine::{Action, StateMachine};
-use crate::moves::{Anonymous, Caller, Engine};
+use crate::moves::{Anonymous, Caller, Engine, Outbox, Wake};
 use crate::store::{Create, Inserted, List, Resource, Store};
 
 /// The routes of one resource over an [`Engine`], as a [`Router`]:
@@ -41,6 +42,7 @@ use crate::store::{Create, Inserted, List, Resource, Store};
 /// | `GET /state-machines/{resource}` | the machine: JSON, SVG, Mermaid, DOT, text |
 /// | `GET {base}?status=...` | a page by state, with [`listed`](Routes::listed) |
 /// | `POST {base}/actions/{action}` | one action on many, by id or by state, with [`bulk`](Routes::bulk) |
+/// | `GET {base}/events`, `{base}/{id}/events` | committed moves as Server-Sent Events, with [`events`](Routes::events) |
 ///
 /// Moves require `If-Match` (428 without) with
 /// [`require_if_match`](Routes::require_if_match).
@@ -57,6 +59,7 @@ pub struct Routes<R: Resource, St, C = Anonymous> {
     added: Vec<AddRoute<R, St>>,
     lists: bool,
     bulk_max: Option<usize>,
+    streams: bool,
     #[cfg(feature = "openapi")]
     schemas: super::routes_openapi::Schemas,
     #[cfg(feature = "openapi")]
@@ -97,6 +100,12 @@ where
     #[cfg(feature = "openapi")]
     pub(super) fn bulk_max(&self) -> Option<usize> {
         self.bulk_max
+    }
+
+    /// Whether the routes stream events.
+    #[cfg(feature = "openapi")]
+    pub(super) fn streams(&self) -> bool {
+        self.streams
     }
 
     /// The schemas given for the document.
@@ -175,6 +184,7 @@ where
             added: Vec::new(),
             lists: false,
             bulk_max: None,
+            streams: false,
             #[cfg(feature = "openapi")]
             schemas: super::routes_openapi::Schemas::default(),
             #[cfg(feature = "openapi")]
@@ -203,6 +213,7 @@ where
             added: self.added,
             lists: self.lists,
             bulk_max: self.bulk_max,
+            streams: self.streams,
             #[cfg(feature = "openapi")]
             schemas: self.schemas,
             #[cfg(feature = "openapi")]
@@ -315,6 +326,35 @@ where
             });
         }
         self.bulk_max = Some(max);
+        self
+    }
+}
+
+impl<R, St, C> Routes<R, St, C>
+where
+    R: Resource + Serialize + DeserializeOwned,
+    St: Store<R> + Create<R> + Outbox<R> + Wake + Clone + Send + Sync + 'static,
+    St::Id: FromStr + Display + Serialize + Send + Sync + 'static,
+    C: Caller + FromRequestParts<()> + 'static,
+    <C as FromRequestParts<()>>::Rejection: IntoResponse,
+{
+    /// Adds `GET {base}/events` and `GET {base}/{id}/events`: the committed
+    /// moves from the store's outbox as Server-Sent Events, each `id:` its
+    /// position, resumed from `Last-Event-ID` ([`EventStream`]); a caller
+    /// sees the events of the actions it may take.
+    #[must_use]
+    pub fn events(mut self) -> Self {
+        if !self.streams {
+            self.streams = true;
+            self.added.push(|router, base| {
+                router
+                    .route(&format!("{base}/events"), get(events::<R, St, C>))
+                    .route(
+                        &format!("{base}/{{id}}/events"),
+                        get(resource_events::<R, St, C>),
+                    )
+            });
+        }
         self
     }
 }
@@ -493,6 +533,41 @@ where
     St::Id: Display + Clone + Send + Sync + 'static,
 {
     id.history(shared.engine.store()).await
+}
+
+/// `GET {base}/events`.
+async fn events<R, St, C>(
+    State(shared): State<Shared<R, St>>,
+    Asker(caller): Asker<C>,
+    from: LastEventId,
+) -> Result<EventStream, Problem>
+where
+    R: Resource,
+    St: Store<R> + Outbox<R> + Wake + Clone,
+    St::Id: Display,
+    C: Caller,
+{
+    let store = shared.engine.store().clone();
+    EventStream::all(store, shared.engine.rules(), &caller, from).await
+}
+
+/// `GET {base}/{id}/events`: 404 for a resource that is not there.
+async fn resource_events<R, St, C>(
+    State(shared): State<Shared<R, St>>,
+    Asker(caller): Asker<C>,
+    id: ResourceId<St::Id, R::State>,
+    from: LastEventId,
+) -> Result<EventStream, Problem>
+where
+    R: Resource,
+    St: Store<R> + Outbox<R> + Wake + Clone,
+    St::Id: Display + Clone + Send + Sync + 'static,
+    C: Caller,
+{
+    let found = id.load(shared.engine.store()).await?;
+    let store = shared.engine.store().clone();
+    let id = found.id().to_string();
+    EventStream::of(store, shared.engine.rules(), &caller, id, from).await
 }
 
 /// `POST {base}/actions/{action}`.

@@ -18,7 +18,8 @@ use utoipa::openapi::{
 use super::openapi::{self, Problems, pascal, problem_responses_of};
 use super::routes::Routes;
 use super::{
-    ActionPath, Conditional, Explain, JsonObject, ListQuery, MoveRequest, ProblemKind, ResourceId,
+    ActionPath, Conditional, Explain, JsonObject, LastEventId, ListQuery, MoveRequest, ProblemKind,
+    ResourceId,
 };
 use crate::machine::{Action, StateMachine};
 use crate::store::{Resource, Store};
@@ -117,6 +118,14 @@ where
                     PathItem::new(HttpMethod::Post, self.bulk_operation(&name, action, max)),
                 );
             }
+        }
+        if self.streams() {
+            paths = paths
+                .path(
+                    format!("{base}/events"),
+                    events_item::<St::Id>(&name, false),
+                )
+                .path(format!("{item}/events"), events_item::<St::Id>(&name, true));
         }
         OpenApiBuilder::new()
             .info(
@@ -390,6 +399,43 @@ where
         }
         components
     }
+}
+
+/// `{base}/events` and `{base}/{id}/events`: committed moves as
+/// Server-Sent Events, each `data` a `{Name}Event`.
+fn events_item<Id>(name: &str, of_one: bool) -> PathItem {
+    let stream = ResponseBuilder::new()
+        .description(
+            "Server-Sent Events, `event: moved`, `id:` the event's position, `data:` the event; \
+             the stream stays open",
+        )
+        .content(
+            "text/event-stream",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(format!("{name}Event"))))
+                .build(),
+        )
+        .build();
+    let mut problems = kinds::<LastEventId>();
+    problems.push(ProblemKind::Internal);
+    let summary = if of_one {
+        problems.push(ProblemKind::NotFound);
+        "The committed moves of one resource, as they commit"
+    } else {
+        "Every committed move, as it commits"
+    };
+    let mut operation = OperationBuilder::new().summary(Some(summary)).responses(
+        problem_responses_of(&problems, ResponsesBuilder::new())
+            .response("200", stream)
+            .build(),
+    );
+    if of_one {
+        operation = operation.parameter(id_parameter::<Id>());
+    }
+    for parameter in openapi::last_event_id_parameters() {
+        operation = operation.parameter(parameter);
+    }
+    PathItem::new(HttpMethod::Get, operation)
 }
 
 /// The kinds of problem of the parts `P`.

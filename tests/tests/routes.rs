@@ -553,3 +553,85 @@ async fn committed_moves_stream_as_events() {
     dangling_refs(&document, &document["components"]["schemas"], &mut dangling);
     assert!(dangling.is_empty(), "{dangling:?}");
 }
+
+/// What a client sends to open a ticket: a title, never a state.
+#[derive(Deserialize)]
+struct NewTicket {
+    title: String,
+}
+
+impl conflict_runtime::http::NewResource<Ticket, u64> for NewTicket {
+    fn into_resource(self, id: Option<&u64>) -> Result<Ticket, conflict_runtime::moves::Invalid> {
+        if self.title.trim().is_empty() {
+            return Err(conflict_runtime::moves::Invalid::new(
+                "title",
+                "a ticket needs a title",
+            ));
+        }
+        if id == Some(&0) {
+            return Err(conflict_runtime::moves::Invalid::new(
+                "id",
+                "ticket ids start at 1",
+            ));
+        }
+        Ok(Ticket {
+            title: self.title,
+            status: TicketStatus::Open,
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_may_take_a_body_of_their_own() {
+    let routes = Routes::new(
+        "/tickets",
+        Engine::new(MemoryStore::<Ticket>::new(), rules()),
+    )
+    .create_from::<NewTicket>()
+    .with_openapi();
+    let server = support::Server::start(routes.router()).await;
+    let client = &server.client;
+    let url = |path: &str| server.url(path);
+    let (status, headers, created) = send(
+        client
+            .post(url("/tickets"))
+            .json(&json!({"title": "printer"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(headers["location"], "/tickets/1");
+    assert_eq!(created["status"], "open");
+    // Refusals name the field: the type's own (a missing title), the
+    // conversion's (a blank title, id 0).
+    for (request, field) in [
+        (client.post(url("/tickets")).json(&json!({})), "title"),
+        (
+            client.post(url("/tickets")).json(&json!({"title": " "})),
+            "title",
+        ),
+        (
+            client.put(url("/tickets/0")).json(&json!({"title": "x"})),
+            "id",
+        ),
+    ] {
+        let (status, _, problem) = send(request).await;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+    // Under a chosen id, at most once.
+    let (status, _, _) = send(client.put(url("/tickets/7")).json(&json!({"title": "x"}))).await;
+    assert_eq!(status, 201);
+    let (status, _, _) = send(client.put(url("/tickets/7")).json(&json!({"title": "y"}))).await;
+    assert_eq!(status, 409);
+    // The document's create bodies are the type's.
+    let (_, _, document) = send(client.get(url("/openapi.json"))).await;
+    for (path, method) in [("/tickets", "post"), ("/tickets/{id}", "put")] {
+        assert_eq!(
+            document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+                ["$ref"],
+            "#/components/schemas/NewTicket",
+            "{method} {path}"
+        );
+    }
+    assert!(document["components"]["schemas"]["NewTicket"].is_object());
+}

@@ -15,17 +15,18 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::HeaderValue;
 use axum::http::header::{LINK, VARY};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::problem::invalid_input;
 use super::{
     ActionPath, Bulk, Conditional, Created, EventStream, Explain, History, JsonObject, LastEventId,
     ListQuery, Listed, Many, MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
     action_links, affordances,
 };
 use crate::machine::{Action, StateMachine};
-use crate::moves::{Anonymous, Caller, Engine, Outbox, Wake};
+use crate::moves::{Anonymous, Caller, Engine, Invalid, Outbox, Wake, short_type_name};
 use crate::store::{Create, Inserted, List, Resource, Store};
 
 /// The routes of one resource over an [`Engine`], as a [`Router`]:
@@ -60,6 +61,9 @@ pub struct Routes<R: Resource, St, C = Anonymous> {
     lists: bool,
     bulk_max: Option<usize>,
     streams: bool,
+    /// The create routes of [`create_from`](Routes::create_from), and the
+    /// name of their body's type.
+    create_from: Option<(AddRoute<R, St>, &'static str)>,
     #[cfg(feature = "openapi")]
     schemas: super::routes_openapi::Schemas,
     #[cfg(feature = "openapi")]
@@ -100,6 +104,13 @@ where
     #[cfg(feature = "openapi")]
     pub(super) fn bulk_max(&self) -> Option<usize> {
         self.bulk_max
+    }
+
+    /// The name of the type a create's body is, when it is not the
+    /// resource.
+    #[cfg(feature = "openapi")]
+    pub(super) fn create_body(&self) -> Option<&'static str> {
+        self.create_from.map(|(_, name)| name)
     }
 
     /// Whether the routes stream events.
@@ -185,6 +196,7 @@ where
             lists: false,
             bulk_max: None,
             streams: false,
+            create_from: None,
             #[cfg(feature = "openapi")]
             schemas: super::routes_openapi::Schemas::default(),
             #[cfg(feature = "openapi")]
@@ -214,6 +226,7 @@ where
             lists: self.lists,
             bulk_max: self.bulk_max,
             streams: self.streams,
+            create_from: self.create_from,
             #[cfg(feature = "openapi")]
             schemas: self.schemas,
             #[cfg(feature = "openapi")]
@@ -239,20 +252,39 @@ where
         self
     }
 
+    /// Creates from a body of type `B` rather than the resource itself:
+    /// `POST {base}` and `PUT {base}/{id}` read a `B` and make the resource
+    /// with [`NewResource::into_resource`] (a refusal is a 422 naming the
+    /// field). The resource must still start in an initial state. In the
+    /// document the body is `B`'s schema ([`input_schema`](Routes::input_schema)
+    /// under `B`'s name).
+    #[must_use]
+    pub fn create_from<B: NewResource<R, St::Id>>(mut self) -> Self {
+        let creates: AddRoute<R, St> = |router, base| {
+            router
+                .route(base, post(create_new::<R, St, B>))
+                .route(&format!("{base}/{{id}}"), put(create_new_at::<R, St, B>))
+        };
+        self.create_from = Some((creates, short_type_name::<B>()));
+        self
+    }
+
     /// The router.
     pub fn router(self) -> Router {
         #[cfg(feature = "openapi")]
         let document = self.serve_openapi.then(|| self.openapi());
         let base = self.base;
         let item = format!("{base}/{{id}}");
-        let mut router = Router::<Shared<R, St>>::new()
-            .route(&base, post(create::<R, St>))
-            .route(
-                &item,
-                get(show::<R, St, C>)
-                    .put(create_at::<R, St>)
-                    .patch(act::<R, St, C>),
-            )
+        let creates: AddRoute<R, St> = match self.create_from {
+            Some((creates, _)) => creates,
+            None => |router, base| {
+                router
+                    .route(base, post(create::<R, St>))
+                    .route(&format!("{base}/{{id}}"), put(create_at::<R, St>))
+            },
+        };
+        let mut router = creates(Router::<Shared<R, St>>::new(), &base)
+            .route(&item, get(show::<R, St, C>).patch(act::<R, St, C>))
             .route(&format!("{item}/{{action}}"), post(act::<R, St, C>))
             .route(&format!("{item}/transitions"), get(transitions::<R, St, C>))
             .route(&format!("{item}/history"), get(history::<R, St>))
@@ -408,6 +440,60 @@ where
     let created = shared.engine.store().create(value).await?;
     let location = format!("{}/{}", shared.base, created.id());
     Ok(Created::new(Inserted::Created(created), location).into_response())
+}
+
+/// A create's body other than the resource (an order's item and quantity,
+/// where the service fills in the rest): what [`Routes::create_from`] reads
+/// for `POST {base}` and `PUT {base}/{id}`.
+pub trait NewResource<R: Resource, Id>: DeserializeOwned + Send + 'static {
+    /// The resource this body asks for: under `id` when the client chose it
+    /// (`PUT`), `None` when the store chooses (`POST`). A refusal is a 422
+    /// naming the field.
+    ///
+    /// # Errors
+    /// The field that is wrong, and why.
+    fn into_resource(self, id: Option<&Id>) -> Result<R, Invalid>;
+}
+
+/// `POST {base}` with [`Routes::create_from`].
+async fn create_new<R, St, B>(
+    State(shared): State<Shared<R, St>>,
+    JsonObject(body): JsonObject<B>,
+) -> Result<Response, Problem>
+where
+    R: Resource + Serialize,
+    St: Store<R> + Create<R>,
+    St::Id: Display,
+    B: NewResource<R, St::Id>,
+{
+    let value = body
+        .into_resource(None)
+        .map_err(|invalid| invalid_input(&invalid).with_instance(&*shared.base))?;
+    starts_initial(&value, &shared.base)?;
+    let created = shared.engine.store().create(value).await?;
+    let location = format!("{}/{}", shared.base, created.id());
+    Ok(Created::new(Inserted::Created(created), location).into_response())
+}
+
+/// `PUT {base}/{id}` with [`Routes::create_from`].
+async fn create_new_at<R, St, B>(
+    State(shared): State<Shared<R, St>>,
+    id: ResourceId<St::Id, R::State>,
+    conditional: Conditional,
+    JsonObject(body): JsonObject<B>,
+) -> Result<Created<St::Id, R>, Problem>
+where
+    R: Resource,
+    St: Store<R>,
+    St::Id: Display + Clone + Send + Sync + 'static,
+    B: NewResource<R, St::Id>,
+{
+    let instance = format!("{}/{}", shared.base, *id);
+    let value = body
+        .into_resource(Some(&id))
+        .map_err(|invalid| invalid_input(&invalid).with_instance(instance.as_str()))?;
+    starts_initial(&value, &instance)?;
+    id.create(shared.engine.store(), value, &conditional).await
 }
 
 /// A new resource starts in an initial state: 422 otherwise.

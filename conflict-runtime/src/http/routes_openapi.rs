@@ -154,7 +154,7 @@ where
                     Some(name.to_owned()),
                 )],
             )
-            .request_body(Some(new_body::<R::State>(name))),
+            .request_body(Some(self.create_body_of(name))),
         );
         if self.lists() {
             let list = operation(
@@ -271,7 +271,7 @@ where
                     ],
                 )
                 .parameter(id_parameter::<St::Id>())
-                .request_body(Some(new_body::<R::State>(name))),
+                .request_body(Some(self.create_body_of(name))),
             )
             .build()
     }
@@ -336,14 +336,42 @@ where
         ))
     }
 
+    /// What a create reads: the resource in an initial state, or the type
+    /// of [`create_from`](Routes::create_from).
+    fn create_body_of(&self, name: &str) -> utoipa::openapi::request_body::RequestBody {
+        match self.create_body() {
+            Some(body) => RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content("application/json", json(body))
+                .build(),
+            None => new_body::<R::State>(name),
+        }
+    }
+
+    /// The schema given for the type `named`, or any object.
+    fn given_schema(&self, named: &str) -> Schema {
+        self.schemas()
+            .inputs
+            .iter()
+            .find(|(given, _)| given == named)
+            .map_or_else(
+                || {
+                    ObjectBuilder::new()
+                        .schema_type(Type::Object)
+                        .build()
+                        .into()
+                },
+                |(_, schema)| schema.clone(),
+            )
+    }
+
     fn components(&self, name: &str) -> ComponentsBuilder {
-        let any_object = || {
+        let resource: Schema = self.schemas().resource.clone().unwrap_or_else(|| {
             ObjectBuilder::new()
                 .schema_type(Type::Object)
                 .build()
                 .into()
-        };
-        let resource: Schema = self.schemas().resource.clone().unwrap_or_else(any_object);
+        });
         let mut components = openapi::components::<R::State>(ComponentsBuilder::new())
             .schema(name, resource)
             .schema(
@@ -386,16 +414,12 @@ where
             );
         }
         for &action in <<R::State as StateMachine>::Action as Action>::ALL {
-            let Some(input) = self.rules().input_name(action) else {
-                continue;
-            };
-            let given = self
-                .schemas()
-                .inputs
-                .iter()
-                .find(|(named, _)| named == input)
-                .map(|(_, schema)| schema.clone());
-            components = components.schema(input, given.unwrap_or_else(any_object));
+            if let Some(input) = self.rules().input_name(action) {
+                components = components.schema(input, self.given_schema(input));
+            }
+        }
+        if let Some(body) = self.create_body() {
+            components = components.schema(body, self.given_schema(body));
         }
         components
     }

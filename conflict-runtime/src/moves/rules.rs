@@ -775,7 +775,7 @@ impl<R: Resource> Rules<R> {
 
 /// `Shipment` for `my_app::orders::Shipment`; generics are kept
 /// (`Page<Order>`).
-fn short_type_name<T>() -> &'static str {
+pub(crate) fn short_type_name<T>() -> &'static str {
     let full = std::any::type_name::<T>();
     let path = full.split('<').next().unwrap_or(full);
     let start = path.rfind("::").map_or(0, |at| at + 2);

@@ -635,3 +635,116 @@ async fn creates_may_take_a_body_of_their_own() {
     }
     assert!(document["components"]["schemas"]["NewTicket"].is_object());
 }
+
+/// A completion of reads: the title as shown, in capitals (a payment
+/// joined from another table, in a real service).
+async fn shouted(
+    _: MemoryStore<Ticket>,
+    mut found: Vec<conflict_runtime::store::Versioned<u64, Ticket>>,
+) -> Result<
+    Vec<conflict_runtime::store::Versioned<u64, Ticket>>,
+    conflict_runtime::store::StoreError<TicketStatus>,
+> {
+    for ticket in &mut found {
+        *ticket = ticket.clone().map(|mut value| {
+            value.title = value.title.to_uppercase();
+            value
+        });
+    }
+    Ok(found)
+}
+
+/// A move made by code of the service's: the engine's move, and a header
+/// saying so (a payment row written in its transaction, in a real one).
+fn performed<'a>(
+    engine: &'a Engine<Ticket, MemoryStore<Ticket>>,
+    caller: &'a dyn conflict_runtime::moves::Caller,
+    spec: conflict_runtime::moves::MoveSpec<TicketStatus, u64>,
+    _: Option<conflict_runtime::http::KeyedRequest>,
+) -> std::pin::Pin<
+    Box<
+        dyn Future<
+                Output = Result<
+                    axum::response::Response,
+                    conflict_runtime::moves::MoveError<TicketStatus>,
+                >,
+            > + Send
+            + 'a,
+    >,
+> {
+    Box::pin(async move {
+        let moved = engine.perform(caller, spec).await?;
+        let mut answer = axum::response::IntoResponse::into_response(moved);
+        answer
+            .headers_mut()
+            .insert("x-performed-by", "the-service".parse().unwrap());
+        Ok(answer)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_completed_and_moves_made_by_code_of_the_services() {
+    let tickets = MemoryStore::<Ticket>::new();
+    let completed = Routes::new("/tickets", Engine::new(tickets.clone(), rules()))
+        .listed()
+        .bulk(10)
+        .read_with(shouted);
+    let server = support::Server::start(completed.router()).await;
+    let client = &server.client;
+    let url = |path: &str| server.url(path);
+    for title in ["printer", "screen"] {
+        let (status, _, _) = send(
+            client
+                .post(url("/tickets"))
+                .json(&json!({"title": title, "status": "open"})),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let (_, _, read) = send(client.get(url("/tickets/1"))).await;
+    assert_eq!(read["title"], "PRINTER");
+    let (_, _, page) = send(client.get(url("/tickets?status=open"))).await;
+    assert_eq!(page["items"][1]["title"], "SCREEN", "{page}");
+    let (_, _, moved) = send(client.post(url("/tickets/1/start"))).await;
+    assert_eq!(moved["title"], "PRINTER");
+    let (_, _, many) = send(
+        client
+            .post(url("/tickets/actions/close"))
+            .json(&json!({"ids": [99, 2]})),
+    )
+    .await;
+    assert_eq!(many["results"][0]["status"], 404, "{many}");
+    assert_eq!(many["results"][1]["resource"]["title"], "SCREEN", "{many}");
+    // Stored as created: only the answers are completed.
+    let stored = conflict_runtime::store::Store::get(&tickets, &1)
+        .await
+        .unwrap();
+    assert_eq!(stored.value().title, "printer");
+
+    let performing = Routes::new("/tickets", Engine::new(tickets, rules()))
+        .perform_with(performed)
+        .require_if_match();
+    let server = support::Server::start(performing.router()).await;
+    let client = &server.client;
+    let url = |path: &str| server.url(path);
+    let response = client
+        .post(url("/tickets/1/close"))
+        .header("if-match", "\"2\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-performed-by"], "the-service");
+    // Its refusals are problems as the engine's are; the request is still
+    // read by the routes (If-Match required).
+    let (status, _, refused) = send(
+        client
+            .post(url("/tickets/1/start"))
+            .header("if-match", "\"3\""),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(refused["instance"], "/tickets/1/start");
+    let (status, _, _) = send(client.post(url("/tickets/1/start"))).await;
+    assert_eq!(status, 428);
+}

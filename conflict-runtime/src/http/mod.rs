@@ -41,7 +41,7 @@ pub use self::machine::machine;
 pub use self::pg_keys::PgKeys;
 pub use self::problem::{PROBLEM_JSON, Problem, ProblemKind};
 pub use self::response::{Created, HOOK_FAILED, History, Transitions};
-pub use self::routes::{NewResource, Routes};
+pub use self::routes::{NewResource, Perform, Routes};
 
 /// A fallback handler: every unmatched route is a 404 problem.
 #[allow(clippy::unused_async, reason = "axum handlers are async fns")]

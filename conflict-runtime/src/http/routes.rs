@@ -7,8 +7,11 @@
 //! hand-written route uses: the two ways answer alike.
 
 use std::fmt::Display;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
@@ -21,13 +24,16 @@ use serde::de::DeserializeOwned;
 
 use super::problem::invalid_input;
 use super::{
-    ActionPath, Bulk, Conditional, Created, EventStream, Explain, History, JsonObject, LastEventId,
-    ListQuery, Listed, Many, MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
-    action_links, affordances,
+    ActionPath, Bulk, Conditional, Created, EventStream, Explain, History, JsonObject,
+    KeyedRequest, LastEventId, ListQuery, Listed, Many, MoveRequest, Problem, ProblemKind,
+    ResourceId, Transitions, action_links, affordances,
 };
 use crate::machine::{Action, StateMachine};
-use crate::moves::{Anonymous, Caller, Engine, Invalid, Outbox, Wake, short_type_name};
-use crate::store::{Create, Inserted, List, Resource, Store};
+use crate::moves::{
+    Anonymous, Caller, Deadlines, Engine, Invalid, MoveError, MoveSpec, Moved, Outbox, Pending,
+    Wake, short_type_name,
+};
+use crate::store::{Create, Inserted, List, Resource, Store, StoreError, Versioned};
 
 /// The routes of one resource over an [`Engine`], as a [`Router`]:
 ///
@@ -51,7 +57,7 @@ use crate::store::{Create, Inserted, List, Resource, Store};
 /// Callers are `C` (an extractor of yours, [`Anonymous`] by default).
 /// Unknown routes and methods answer problems (404, 405). Add your own
 /// routes to the router it returns, with the same extractors.
-pub struct Routes<R: Resource, St, C = Anonymous> {
+pub struct Routes<R: Resource, St: Store<R>, C = Anonymous> {
     base: String,
     engine: Engine<R, St>,
     actions: Option<HeaderValue>,
@@ -64,6 +70,9 @@ pub struct Routes<R: Resource, St, C = Anonymous> {
     /// The create routes of [`create_from`](Routes::create_from), and the
     /// name of their body's type.
     create_from: Option<(AddRoute<R, St>, &'static str)>,
+    complete: Option<Completion<R, St>>,
+    pending: Option<PendingOf<R, St>>,
+    perform: Option<Perform<R, St>>,
     #[cfg(feature = "openapi")]
     schemas: super::routes_openapi::Schemas,
     #[cfg(feature = "openapi")]
@@ -160,16 +169,99 @@ where
 /// listing and bulk moves: [`List`]), given the base path.
 type AddRoute<R, St> = fn(Router<Shared<R, St>>, &str) -> Router<Shared<R, St>>;
 
+/// A future the routes keep a handle to, boxed.
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The user's completion of what reads answer ([`Routes::read_with`]).
+type Completion<R, St> = Arc<
+    dyn Fn(
+            St,
+            Vec<Found<R, St>>,
+        ) -> Boxed<'static, Result<Vec<Found<R, St>>, StoreError<<R as Resource>::State>>>
+        + Send
+        + Sync,
+>;
+
+/// A resource as read from the store `St`.
+type Found<R, St> = Versioned<<St as Store<R>>::Id, R>;
+
+/// The pending deadline of a resource, where the store keeps them
+/// ([`Routes::with_deadlines`]).
+type PendingOf<R, St> = for<'a> fn(
+    &'a St,
+    &'a <St as Store<R>>::Id,
+) -> Boxed<
+    'a,
+    Result<Option<Pending<<R as Resource>::State>>, StoreError<<R as Resource>::State>>,
+>;
+
+/// A move made by code of yours ([`Routes::perform_with`]): the engine, the
+/// caller, the move asked for, and the request's idempotency key when the
+/// [`Idempotency`](super::Idempotency) layer gave one; the answer, or the
+/// engine's refusal.
+pub type Perform<R, St> = for<'a> fn(
+    &'a Engine<R, St>,
+    &'a dyn Caller,
+    MoveSpec<<R as Resource>::State, <St as Store<R>>::Id>,
+    Option<KeyedRequest>,
+) -> Pin<
+    Box<dyn Future<Output = Result<Response, MoveError<<R as Resource>::State>>> + Send + 'a>,
+>;
+
 /// What the handlers share: the engine, the base path and the options.
-struct Shared<R: Resource, St> {
+struct Shared<R: Resource, St: Store<R>> {
     engine: Engine<R, St>,
-    base: std::sync::Arc<str>,
+    base: Arc<str>,
     actions: Option<HeaderValue>,
     require_if_match: bool,
     bulk_max: usize,
+    complete: Option<Completion<R, St>>,
+    pending: Option<PendingOf<R, St>>,
+    perform: Option<Perform<R, St>>,
 }
 
-impl<R: Resource, St: Clone> Clone for Shared<R, St> {
+impl<R: Resource, St: Store<R> + Clone> Shared<R, St>
+where
+    St::Id: Display,
+{
+    /// `found` as the user's [`read_with`](Routes::read_with) completes it.
+    async fn completed(&self, found: Vec<Found<R, St>>) -> Result<Vec<Found<R, St>>, Problem> {
+        match &self.complete {
+            Some(complete) => Ok(complete(self.engine.store().clone(), found).await?),
+            None => Ok(found),
+        }
+    }
+
+    /// `found` alone, completed.
+    async fn completed_one(&self, found: Found<R, St>) -> Result<Found<R, St>, Problem> {
+        if self.complete.is_none() {
+            return Ok(found);
+        }
+        self.completed(vec![found])
+            .await?
+            .pop()
+            .ok_or_else(Problem::internal)
+    }
+
+    /// A move's answer, its resource completed.
+    async fn completed_move(&self, moved: Moved<St::Id, R>) -> Result<Moved<St::Id, R>, Problem> {
+        if self.complete.is_none() {
+            return Ok(moved);
+        }
+        let completed = self.completed_one(moved.resource().clone()).await?;
+        Ok(moved.complete(|value| *value = completed.value))
+    }
+
+    /// The pending deadline of `id` where the routes show deadlines.
+    async fn pending(&self, id: &St::Id) -> Result<Option<Pending<R::State>>, Problem> {
+        match self.pending {
+            Some(pending) => Ok(pending(self.engine.store(), id).await?),
+            None => Ok(None),
+        }
+    }
+}
+
+impl<R: Resource, St: Store<R> + Clone> Clone for Shared<R, St> {
     fn clone(&self) -> Self {
         Shared {
             engine: self.engine.clone(),
@@ -177,6 +269,9 @@ impl<R: Resource, St: Clone> Clone for Shared<R, St> {
             actions: self.actions.clone(),
             require_if_match: self.require_if_match,
             bulk_max: self.bulk_max,
+            complete: self.complete.clone(),
+            pending: self.pending,
+            perform: self.perform,
         }
     }
 }
@@ -184,6 +279,7 @@ impl<R: Resource, St: Clone> Clone for Shared<R, St> {
 impl<R, St> Routes<R, St, Anonymous>
 where
     R: Resource,
+    St: Store<R>,
 {
     /// The routes under `base` (`/orders`) over `engine`'s store and rules.
     pub fn new(base: impl Into<String>, engine: Engine<R, St>) -> Self {
@@ -197,6 +293,9 @@ where
             bulk_max: None,
             streams: false,
             create_from: None,
+            complete: None,
+            pending: None,
+            perform: None,
             #[cfg(feature = "openapi")]
             schemas: super::routes_openapi::Schemas::default(),
             #[cfg(feature = "openapi")]
@@ -227,6 +326,9 @@ where
             bulk_max: self.bulk_max,
             streams: self.streams,
             create_from: self.create_from,
+            complete: self.complete,
+            pending: self.pending,
+            perform: self.perform,
             #[cfg(feature = "openapi")]
             schemas: self.schemas,
             #[cfg(feature = "openapi")]
@@ -266,6 +368,34 @@ where
                 .route(&format!("{base}/{{id}}"), put(create_new_at::<R, St, B>))
         };
         self.create_from = Some((creates, short_type_name::<B>()));
+        self
+    }
+
+    /// Completes what the routes answer with the resource (a read, a page,
+    /// a move's answer, a bulk move's results) with code of yours, given the
+    /// store and the resources as read: a payment kept in another table,
+    /// joined in. An error is the store's problem (a 500 for a backend).
+    #[must_use]
+    pub fn read_with<F, Fut>(mut self, complete: F) -> Self
+    where
+        F: Fn(St, Vec<Found<R, St>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<Found<R, St>>, StoreError<R::State>>> + Send + 'static,
+    {
+        self.complete = Some(Arc::new(move |store, found| {
+            Box::pin(complete(store, found))
+        }));
+        self
+    }
+
+    /// Makes every move (by action and by target) with code of yours
+    /// instead of [`Engine::perform`]: a move that writes another table in
+    /// its transaction (a payment as an order is paid, with
+    /// `Engine::perform_in`), or keeps a keyed request's answer there. The
+    /// routes still read the request (id, action, input, `If-Match`) and
+    /// turn a refusal into its problem.
+    #[must_use]
+    pub fn perform_with(mut self, perform: Perform<R, St>) -> Self {
+        self.perform = Some(perform);
         self
     }
 
@@ -315,6 +445,9 @@ where
                 actions: self.actions,
                 require_if_match: self.require_if_match,
                 bulk_max: self.bulk_max.unwrap_or(0),
+                complete: self.complete,
+                pending: self.pending,
+                perform: self.perform,
             })
     }
 }
@@ -389,6 +522,29 @@ where
         }
         self
     }
+}
+
+impl<R, St, C> Routes<R, St, C>
+where
+    R: Resource,
+    St: Deadlines<R>,
+{
+    /// Shows each resource's pending deadline (the move it makes by itself,
+    /// and when): a `deadline` member in `GET {base}/{id}` and in
+    /// `{base}/{id}/transitions`, where it also says why the last attempt
+    /// was not made, which changes without a new version.
+    #[must_use]
+    pub fn with_deadlines(mut self) -> Self {
+        self.pending = Some(pending_of::<R, St>);
+        self
+    }
+}
+
+fn pending_of<'a, R: Resource, St: Deadlines<R>>(
+    store: &'a St,
+    id: &'a St::Id,
+) -> Boxed<'a, Result<Option<Pending<R::State>>, StoreError<R::State>>> {
+    Box::pin(store.pending(id))
 }
 
 /// The caller `C`, taken from the request as an extractor without state
@@ -545,35 +701,62 @@ where
     St::Id: Display + Clone + Send + Sync + 'static,
     C: Caller,
 {
-    let resource = id.load(shared.engine.store()).await?;
-    let Some(vary) = &shared.actions else {
+    let resource = shared
+        .completed_one(id.load(shared.engine.store()).await?)
+        .await?;
+    // The deadline as set at this version: why an attempt was not made
+    // changes without a new version (and `ETag`), so only `transitions`
+    // tells it.
+    let deadline = shared.pending(&id).await?.map(|pending| Pending {
+        not_made: None,
+        ..pending
+    });
+    if shared.actions.is_none() && deadline.is_none() {
         return Ok(conditional.respond(resource));
-    };
-    let path = format!("{}/{}", shared.base, *id);
-    let actions = affordances(resource.value(), shared.engine.rules(), &caller, &path).await;
-    let links = action_links(&actions);
-    let mut body = serde_json::to_value(resource.value()).map_err(|error| {
-        tracing::error!(%error, resource = R::State::RESOURCE, "the resource does not serialize");
-        Problem::internal()
-    })?;
-    if let (Some(members), false) = (body.as_object_mut(), actions.is_empty()) {
-        let listed = serde_json::to_value(&actions).map_err(|_| Problem::internal())?;
-        members.insert("actions".to_owned(), listed);
     }
-    let with_actions = resource.map(|_| body);
-    let mut response = conditional.respond(with_actions);
+    let mut members = Vec::with_capacity(2);
+    let mut links = Vec::new();
+    if shared.actions.is_some() {
+        let path = format!("{}/{}", shared.base, *id);
+        let actions = affordances(resource.value(), shared.engine.rules(), &caller, &path).await;
+        links = action_links(&actions);
+        if !actions.is_empty() {
+            members.push(("actions", served(&actions)?));
+        }
+    }
+    if let Some(deadline) = &deadline {
+        members.push(("deadline", served(deadline)?));
+    }
+    let mut body = served(resource.value())?;
+    if let Some(object) = body.as_object_mut() {
+        for (name, member) in members {
+            object.insert(name.to_owned(), member);
+        }
+    }
+    let mut response = conditional.respond(resource.map(|_| body));
     let headers = response.headers_mut();
-    headers.insert(VARY, vary.clone());
+    if let Some(vary) = &shared.actions {
+        headers.insert(VARY, vary.clone());
+    }
     for link in links {
         headers.append(LINK, link);
     }
     Ok(response)
 }
 
+/// `value` as JSON, or a logged 500.
+fn served(value: &impl Serialize) -> Result<serde_json::Value, Problem> {
+    serde_json::to_value(value).map_err(|error| {
+        tracing::error!(%error, "a representation does not serialize");
+        Problem::internal()
+    })
+}
+
 /// `POST {base}/{id}/{action}` and `PATCH {base}/{id}`.
 async fn act<R, St, C>(
     State(shared): State<Shared<R, St>>,
     Asker(caller): Asker<C>,
+    keyed: Option<KeyedRequest>,
     request: MoveRequest<R::State, St::Id>,
 ) -> Result<Response, Problem>
 where
@@ -587,8 +770,15 @@ where
     } else {
         request
     };
+    if let Some(perform) = shared.perform {
+        let (spec, instance) = request.into_parts();
+        let id = spec.id().clone();
+        return perform(&shared.engine, &caller, spec, keyed)
+            .await
+            .map_err(|error| Problem::of_move(error, &id).with_instance(instance));
+    }
     let moved = request.perform(&shared.engine, &caller).await?;
-    Ok(moved.into_response())
+    Ok(shared.completed_move(moved).await?.into_response())
 }
 
 /// `GET {base}/{id}/transitions`.
@@ -605,7 +795,12 @@ where
     C: Caller,
 {
     let resource = id.load(shared.engine.store()).await?;
-    Ok(Transitions::for_caller(resource.value(), shared.engine.rules(), &caller, explain).await)
+    let deadline = shared.pending(&id).await?;
+    Ok(
+        Transitions::for_caller(resource.value(), shared.engine.rules(), &caller, explain)
+            .await
+            .with_deadline(deadline.as_ref()),
+    )
 }
 
 /// `GET {base}/{id}/history`.
@@ -670,9 +865,27 @@ where
     C: Caller,
 {
     let instance = format!("{}/actions/{}", shared.base, action.name());
-    let (results, more) = many
+    let (mut results, more) = many
         .perform(&shared.engine, &caller, action, shared.bulk_max, &instance)
         .await?;
+    if shared.complete.is_some() {
+        let moved: Vec<Found<R, St>> = results
+            .iter()
+            .filter_map(|(_, result)| Some(result.as_ref().ok()?.resource().clone()))
+            .collect();
+        // One completed resource per move made, in the same order.
+        let mut completed = shared.completed(moved).await?.into_iter();
+        results = results
+            .into_iter()
+            .map(|(id, result)| {
+                let result = result.map(|moved| match completed.next() {
+                    Some(found) => moved.complete(|value| *value = found.value),
+                    None => moved,
+                });
+                (id, result)
+            })
+            .collect();
+    }
     Ok(Bulk::new(results, more))
 }
 
@@ -686,5 +899,7 @@ where
     St: List<R>,
     St::Id: FromStr + Display + Clone + Send + Sync + 'static,
 {
-    query.page(shared.engine.store()).await
+    let Listed(mut page) = query.page(shared.engine.store()).await?;
+    page.items = shared.completed(page.items).await?;
+    Ok(Listed(page))
 }

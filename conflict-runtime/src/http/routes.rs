@@ -24,9 +24,9 @@ use serde::de::DeserializeOwned;
 
 use super::problem::invalid_input;
 use super::{
-    ActionPath, Bulk, Conditional, Created, EventStream, Explain, History, JsonObject,
-    KeyedRequest, LastEventId, ListQuery, Listed, Many, MoveRequest, Problem, ProblemKind,
-    ResourceId, Transitions, action_links, affordances,
+    ActionPath, Bulk, Conditional, Created, EventStream, Explain, History, Idempotency,
+    IdempotencyStore, JsonObject, KeyedRequest, LastEventId, ListQuery, Listed, Many, MoveRequest,
+    Problem, ProblemKind, ResourceId, Transitions, action_links, affordances,
 };
 use crate::machine::{Action, StateMachine};
 use crate::moves::{
@@ -73,6 +73,9 @@ pub struct Routes<R: Resource, St: Store<R>, C = Anonymous> {
     complete: Option<Completion<R, St>>,
     pending: Option<PendingOf<R, St>>,
     perform: Option<Perform<R, St>>,
+    /// The [`Idempotency`] layer of [`idempotency`](Routes::idempotency),
+    /// put around the router.
+    keyed: Option<Box<dyn FnOnce(Router) -> Router>>,
     #[cfg(feature = "openapi")]
     schemas: super::routes_openapi::Schemas,
     #[cfg(feature = "openapi")]
@@ -120,6 +123,18 @@ where
     #[cfg(feature = "openapi")]
     pub(super) fn create_body(&self) -> Option<&'static str> {
         self.create_from.map(|(_, name)| name)
+    }
+
+    /// Whether the routes serve their document.
+    #[cfg(feature = "openapi")]
+    pub(super) fn serves_openapi(&self) -> bool {
+        self.serve_openapi
+    }
+
+    /// Whether the routes take idempotency keys.
+    #[cfg(feature = "openapi")]
+    pub(super) fn keyed(&self) -> bool {
+        self.keyed.is_some()
     }
 
     /// Whether the routes stream events.
@@ -296,6 +311,7 @@ where
             complete: None,
             pending: None,
             perform: None,
+            keyed: None,
             #[cfg(feature = "openapi")]
             schemas: super::routes_openapi::Schemas::default(),
             #[cfg(feature = "openapi")]
@@ -329,6 +345,7 @@ where
             complete: self.complete,
             pending: self.pending,
             perform: self.perform,
+            keyed: self.keyed,
             #[cfg(feature = "openapi")]
             schemas: self.schemas,
             #[cfg(feature = "openapi")]
@@ -399,6 +416,17 @@ where
         self
     }
 
+    /// Puts `keys` (an [`Idempotency`] layer) around the routes: a request
+    /// that changes something and carries an `Idempotency-Key` is answered
+    /// once, and its answer replayed ([`perform_with`](Routes::perform_with)
+    /// may keep it in the move's own transaction). The document lists the
+    /// layer's problems on those routes.
+    #[must_use]
+    pub fn idempotency<K: IdempotencyStore>(mut self, keys: Idempotency<K>) -> Self {
+        self.keyed = Some(Box::new(move |router: Router| router.layer(keys)));
+        self
+    }
+
     /// The router.
     pub fn router(self) -> Router {
         #[cfg(feature = "openapi")]
@@ -436,7 +464,8 @@ where
                 }),
             );
         }
-        router
+        let keyed = self.keyed;
+        let router = router
             .fallback(super::not_found)
             .method_not_allowed_fallback(super::method_not_allowed)
             .with_state(Shared {
@@ -448,7 +477,11 @@ where
                 complete: self.complete,
                 pending: self.pending,
                 perform: self.perform,
-            })
+            });
+        match keyed {
+            Some(keyed) => keyed(router),
+            None => router,
+        }
     }
 }
 

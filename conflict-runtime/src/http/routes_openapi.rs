@@ -85,7 +85,11 @@ where
                     HttpMethod::Get,
                     operation(
                         "The machine: JSON, or SVG, Mermaid, DOT or text by `Accept` or `?format=`",
-                        &[ProblemKind::NotAcceptable, ProblemKind::Internal],
+                        &[
+                            ProblemKind::MalformedRequest,
+                            ProblemKind::NotAcceptable,
+                            ProblemKind::Internal,
+                        ],
                         [("200", "The machine", None)],
                     ),
                 ),
@@ -93,7 +97,7 @@ where
         for &action in <<R::State as StateMachine>::Action as Action>::ALL {
             let mut one = operation(
                 &format!("Apply `{}`", action.name()),
-                &move_kinds::<R::State>(self.requires_if_match()),
+                &self.changing(move_kinds::<R::State>(self.requires_if_match())),
                 [(
                     "200",
                     "The moved resource, with its new `ETag`",
@@ -102,8 +106,14 @@ where
             )
             .parameter(id_parameter::<St::Id>());
             if let Some(input) = self.rules().input_name(action) {
+                let required = if self.input_required(action) {
+                    Required::True
+                } else {
+                    Required::False
+                };
                 one = one.request_body(Some(
                     RequestBodyBuilder::new()
+                        .required(Some(required))
                         .content("application/json", json(input))
                         .build(),
                 ));
@@ -127,6 +137,15 @@ where
                 )
                 .path(format!("{item}/events"), events_item::<St::Id>(&name, true));
         }
+        if self.serves_openapi() {
+            paths = paths.path(
+                "/openapi.json",
+                PathItem::new(
+                    HttpMethod::Get,
+                    operation("This document", &[], [("200", "OpenAPI 3.1", None)]),
+                ),
+            );
+        }
         OpenApiBuilder::new()
             .info(
                 InfoBuilder::new()
@@ -138,6 +157,68 @@ where
             .build()
     }
 
+    /// `kinds`, and the problems of the [`Idempotency`](super::Idempotency)
+    /// layer where the routes take keys: for a route that changes something.
+    fn changing(&self, mut kinds: Vec<ProblemKind>) -> Vec<ProblemKind> {
+        if self.keyed() {
+            openapi::IdempotencyProblems::problems(&mut kinds);
+        }
+        kinds
+    }
+
+    /// Whether `action`'s input must be sent: its type does not read `{}`
+    /// (what an empty body is read as).
+    fn input_required(&self, action: <R::State as StateMachine>::Action) -> bool {
+        self.rules()
+            .input_of(action)
+            .is_some_and(|parse| parse(&serde_json::json!({})).is_err())
+    }
+
+    /// A move by target's body: `{"status": ...}` and the input of the
+    /// action checked for that state (the first with an input leading
+    /// there), as the engine reads it.
+    fn target_body(&self) -> Schema {
+        let mut targets = AnyOfBuilder::new();
+        let mut plain = Vec::new();
+        for &state in <R::State as StateMachine>::STATES {
+            let input = <<R::State as StateMachine>::Action as Action>::ALL
+                .iter()
+                .copied()
+                .filter(|&action| action.target() == Some(state))
+                .find_map(|action| self.rules().input_name(action));
+            let Some(input) = input else {
+                plain.push(state.name());
+                continue;
+            };
+            let status = ObjectBuilder::new()
+                .property(
+                    "status",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([state.name()])),
+                )
+                .required("status");
+            targets = targets.item(
+                AllOfBuilder::new()
+                    .item(status)
+                    .item(Ref::from_schema_name(input)),
+            );
+        }
+        if !plain.is_empty() {
+            targets = targets.item(
+                ObjectBuilder::new()
+                    .property(
+                        "status",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some(plain)),
+                    )
+                    .required("status"),
+            );
+        }
+        targets.build().into()
+    }
+
     /// `{base}`: create, and list where the store lists.
     fn collection_item(&self, name: &str) -> PathItem {
         let mut item = PathItem::new(
@@ -147,7 +228,7 @@ where
                     "Create a {}, in an initial state",
                     <R::State as StateMachine>::RESOURCE
                 ),
-                &kinds::<JsonObject<()>>(),
+                &self.changing(kinds::<JsonObject<()>>()),
                 [(
                     "201",
                     "Created, with its `Location` and `ETag`",
@@ -214,9 +295,6 @@ where
             ProblemKind::PreconditionFailed,
             ProblemKind::Internal,
         ]);
-        let target = ObjectBuilder::new()
-            .property("status", Ref::from_schema_name(format!("{name}State")))
-            .required("status");
         PathItem::builder()
             .operation(
                 HttpMethod::Get,
@@ -238,7 +316,7 @@ where
                 HttpMethod::Patch,
                 operation(
                     "Move to a state",
-                    &move_kinds::<R::State>(self.requires_if_match()),
+                    &self.changing(move_kinds::<R::State>(self.requires_if_match())),
                     [(
                         "200",
                         "The moved resource, with its new `ETag`",
@@ -251,7 +329,9 @@ where
                         .required(Some(Required::True))
                         .content(
                             "application/json",
-                            ContentBuilder::new().schema(Some(target)).build(),
+                            ContentBuilder::new()
+                                .schema(Some(self.target_body()))
+                                .build(),
                         )
                         .build(),
                 )),
@@ -260,7 +340,7 @@ where
                 HttpMethod::Put,
                 operation(
                     "Create under a chosen id, at most once",
-                    &put,
+                    &self.changing(put),
                     [
                         ("201", "Created", Some(name.to_owned())),
                         (
@@ -318,7 +398,7 @@ where
                 "Apply `{}` to many: by id, or every one in some states (at most {max})",
                 action.name()
             ),
-            &kinds::<(ActionPath<R::State>, super::Many)>(),
+            &self.changing(kinds::<(ActionPath<R::State>, super::Many)>()),
             [(
                 "200",
                 "A result per resource: moved, or its problem",

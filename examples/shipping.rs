@@ -62,8 +62,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             quantity: 1,
             tracking_number: None,
             payment: None,
-            deadline: None,
-            actions: Vec::new(),
         });
         eprintln!("order {}: {item}, paid (in memory)", order.id());
     }

@@ -20,8 +20,6 @@ fn respond(c: &mut Criterion) {
         quantity: 1,
         tracking_number: Some("1Z999".to_owned()),
         payment: None,
-        deadline: None,
-        actions: Vec::new(),
     };
     let mut group = c.benchmark_group("respond");
     group.bench_function("200 order", |b| {

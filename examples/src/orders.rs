@@ -1,4 +1,6 @@
-//! The `orders` service: the HTTP contract of DESIGN.md on an in-memory store.
+//! The `orders` service: the HTTP contract of DESIGN.md, every route and
+//! the `OpenAPI` document generated from the machine ([`Routes`], in
+//! `routes`), in memory, SQLite or Postgres ([`Orders`]).
 //!
 //! Beyond the table: paying is guarded by a credit rule (more than 100 units
 //! is blocked with `quantity_limit`), shipping takes a `tracking_number`,
@@ -6,39 +8,28 @@
 //! optional `reason`, and every committed move is in `/orders/{id}/history`.
 
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
-use axum::http::HeaderValue;
-use axum::http::header::{LINK, VARY};
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::response::Response;
 use conflict_runtime::StateMachine;
 use conflict_runtime::guard::Blocker;
-use conflict_runtime::http::openapi::{self, IdempotencyProblems, Problems, problem_responses};
+use conflict_runtime::http::openapi;
 use conflict_runtime::http::{
-    self, ActionPath, Affordance, Bulk, Conditional, Created, EventStream, Explain, History,
-    Idempotency, IdempotencyStore, JsonObject, KeyedRequest, LastEventId, ListQuery, Listed,
-    MAX_BULK, Many, MemoryKeys, MoveRequest, Problem, ProblemKind, ResourceId, Transitions,
-    action_links, affordances,
+    Idempotency, IdempotencyStore, KeyedRequest, MAX_BULK, MemoryKeys, NewResource, Problem, Routes,
 };
 use conflict_runtime::moves::{
-    ActionInput, Caller, Dispatcher, Engine, Event, Invalid, Pending, Rules, Scheduler,
+    ActionInput, Caller, Dispatcher, Engine, Event, Invalid, MoveError, MoveSpec, Rules, Scheduler,
 };
-use conflict_runtime::store::{Inserted, Keyed, MemoryStore, Resource};
+use conflict_runtime::store::{Keyed, MemoryStore, Resource, StoreError, Versioned};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::{OpenApi, Ref};
 
 use crate::storage::Orders;
-use serde::{Deserialize, Serialize};
-use utoipa::openapi::path::{
-    HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
-};
-use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
-use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Type};
-use utoipa::openapi::{
-    Components, ComponentsBuilder, Content, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder,
-    Paths, PathsBuilder, Ref, Required, ResponseBuilder, ResponsesBuilder,
-};
 
 /// The lifecycle of an order.
 #[derive(StateMachine, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,14 +79,6 @@ pub struct Order {
     /// order in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<Payment>,
-    /// The move it makes by itself and when (a pending order expires),
-    /// from the store's deadlines; served, never read from a request.
-    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
-    pub deadline: Option<Pending<OrderStatus>>,
-    /// The moves the caller may make now (`GET /orders/{id}` only), as
-    /// hypermedia; served, never stored or read from a request.
-    #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]
-    pub actions: Vec<Affordance>,
 }
 
 /// A payment, recorded as `pay` commits.
@@ -159,7 +142,7 @@ impl ActionInput<Order> for Pay {
 // Read by hand rather than derived: the workspace builds one `syn`, and
 // `sqlx`'s derive brings another. `#[derive(sqlx::FromRow)]` with
 // `#[sqlx(try_from = "i64")]` on `quantity` and `#[sqlx(skip)]` on
-// `payment` and `deadline` does the same.
+// `payment` does the same.
 impl<'r, Row> sqlx::FromRow<'r, Row> for Order
 where
     Row: sqlx::Row,
@@ -180,8 +163,6 @@ where
             })?,
             tracking_number: row.try_get("tracking_number")?,
             payment: None,
-            deadline: None,
-            actions: Vec::new(),
         })
     }
 }
@@ -460,42 +441,65 @@ where
     St: Orders,
     K: IdempotencyStore,
 {
-    Router::new()
-        .route("/orders", post(create::<St>).get(list::<St>))
-        .route("/orders/actions/{action}", post(act_on_many::<St>))
-        .route("/orders/events", get(events::<St>))
-        .route(
-            "/orders/{id}",
-            get(show::<St>).patch(act::<St>).put(create_at::<St>),
-        )
-        .route("/orders/{id}/{action}", post(act::<St>))
-        .route("/orders/{id}/transitions", get(transitions::<St>))
-        .route("/orders/{id}/history", get(history::<St>))
-        .route("/orders/{id}/events", get(order_events::<St>))
-        .route("/state-machines/order", get(http::machine::<OrderStatus>))
-        .route("/openapi.json", get(openapi_json))
-        .fallback(http::not_found)
-        .method_not_allowed_fallback(http::method_not_allowed)
-        .layer(Idempotency::new(keys).scoped_by(client))
+    routes(orders, options)
+        .idempotency(Idempotency::new(keys).scoped_by(client))
+        .router()
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(App {
-            engine: Engine::new(orders, rules()),
-            options,
-        })
 }
 
-struct App<St: Orders> {
-    engine: Engine<Order, St>,
-    options: Options,
+/// Every route of the service, generated from the machine and its rules:
+/// orders created from a [`NewOrder`], `pay` performed with its payment
+/// ([`Orders::perform`]), reads completed with it, deadlines and the
+/// caller's moves shown, bulk moves, event streams, and the document.
+fn routes<St: Orders>(orders: St, options: Options) -> Routes<Order, St, DemoUser> {
+    let routes = Routes::new("/orders", Engine::new(orders, rules()))
+        .caller::<DemoUser>()
+        .create_from::<NewOrder>()
+        .perform_with(perform::<St>)
+        .read_with(with_payments::<St>)
+        .with_deadlines()
+        .with_actions("x-user, x-permissions")
+        .listed()
+        .bulk(MAX_BULK)
+        .events();
+    let routes = if options.require_if_match {
+        routes.require_if_match()
+    } else {
+        routes
+    };
+    schemas(routes).with_openapi()
 }
 
-impl<St: Orders> Clone for App<St> {
-    fn clone(&self) -> Self {
-        App {
-            engine: self.engine.clone(),
-            options: self.options,
-        }
+/// A move, made by the store's own code: `pay` writes its payment in the
+/// move's transaction.
+fn perform<'a, St: Orders>(
+    engine: &'a Engine<Order, St>,
+    caller: &'a dyn Caller,
+    spec: MoveSpec<OrderStatus, i64>,
+    keyed: Option<KeyedRequest>,
+) -> Pin<Box<dyn Future<Output = Result<Response, MoveError<OrderStatus>>> + Send + 'a>> {
+    Box::pin(St::perform(engine, caller, spec, keyed))
+}
+
+/// Orders as read, each with its payment (kept in its own table in SQL).
+async fn with_payments<St: Orders>(
+    orders: St,
+    mut found: Vec<Versioned<i64, Order>>,
+) -> Result<Vec<Versioned<i64, Order>>, StoreError<OrderStatus>> {
+    let ids: Vec<i64> = found.iter().map(|order| *order.id()).collect();
+    let mut payments = orders.payments(&ids).await?;
+    if !payments.is_empty() {
+        found = found
+            .into_iter()
+            .map(|order| {
+                order.map(|mut order| {
+                    order.payment = payments.remove(&order.id).or(order.payment);
+                    order
+                })
+            })
+            .collect();
     }
+    Ok(found)
 }
 
 /// The client a request comes from, for scoping idempotency keys. A demo
@@ -509,628 +513,40 @@ fn client(parts: &Parts) -> Option<String> {
         .map(str::to_owned)
 }
 
-impl NewOrder {
-    /// The order this body asks for, under `id`; 422 naming the bad field.
-    fn into_order(self, id: i64, instance: &str) -> Result<Order, Problem> {
-        let invalid = |field: &'static str, detail: &str| {
-            Problem::new(ProblemKind::InvalidInput, detail)
-                .with_instance(instance)
-                .with("field", field)
-        };
+/// An order from its body: the item (not blank, no NUL) and a quantity of
+/// at least 1.
+impl NewResource<Order, i64> for NewOrder {
+    fn into_resource(self, id: Option<&i64>) -> Result<Order, Invalid> {
         let item = self.item.trim_matches(BLANK);
         if item.is_empty() {
-            return Err(invalid("item", "`item` must name what is ordered"));
+            return Err(Invalid::new("item", "must name what is ordered"));
         }
         if item.contains('\0') {
-            return Err(invalid("item", "`item` must not contain NUL (\\u0000)"));
+            return Err(Invalid::new("item", "must not contain NUL (\\u0000)"));
         }
         if self.quantity < 1 {
-            return Err(invalid("quantity", "`quantity` must be at least 1"));
+            return Err(Invalid::new("quantity", "must be at least 1"));
         }
         Ok(Order {
-            id,
+            id: id.copied().unwrap_or_default(),
             status: OrderStatus::Pending,
             item: item.to_owned(),
             quantity: self.quantity,
             tracking_number: None,
             payment: None,
-            deadline: None,
-            actions: Vec::new(),
         })
     }
 }
 
-/// `POST /orders`: a new order under the store's next id.
-async fn create<St: Orders>(
-    State(app): State<App<St>>,
-    JsonObject(new): JsonObject<NewOrder>,
-) -> Result<Response, Problem> {
-    let order = new.into_order(0, "/orders")?;
-    let created = app.engine.store().create(order).await?;
-    let location = format!("/orders/{}", created.id());
-    Ok(Created::new(Inserted::Created(created), location).into_response())
-}
-
-/// `PUT /orders/{id}`: creates the order under the client's id, at most once.
-async fn create_at<St: Orders>(
-    State(app): State<App<St>>,
-    id: ResourceId<i64, OrderStatus>,
-    conditional: Conditional,
-    JsonObject(new): JsonObject<NewOrder>,
-) -> Result<Created<i64, Order>, Problem> {
-    let instance = format!("/orders/{}", *id);
-    if *id < 1 {
-        return Err(
-            Problem::new(ProblemKind::InvalidInput, "order ids start at 1")
-                .with_instance(instance)
-                .with("field", "id"),
-        );
-    }
-    let order = new.into_order(*id, &instance)?;
-    id.create(app.engine.store(), order, &conditional).await
-}
-
-/// `GET /orders/{id}`, with its payment, and the moves this caller may
-/// make now as `actions` and `Link` headers.
-async fn show<St: Orders>(
-    State(app): State<App<St>>,
-    id: ResourceId<i64, OrderStatus>,
-    caller: DemoUser,
-    conditional: Conditional,
-) -> Result<Response, Problem> {
-    let store = app.engine.store();
-    let order = id.load(store).await?;
-    let mut payments = store.payments(&[*id]).await?;
-    // The deadline as set at this version: why an attempt was not made
-    // changes without a new version (and ETag), so only `transitions`
-    // tells it.
-    let deadline = store.pending(&id).await?.map(|pending| Pending {
-        not_made: None,
-        ..pending
-    });
-    let path = format!("/orders/{}", *id);
-    let actions = affordances(order.value(), app.engine.rules(), &caller, &path).await;
-    let links = action_links(&actions);
-    let mut response = conditional.respond(order.map(|mut order| {
-        order.payment = payments.remove(&order.id).or(order.payment);
-        order.deadline = deadline;
-        order.actions = actions;
-        order
-    }));
-    let headers = response.headers_mut();
-    // The actions depend on who asks: a cache keys on it.
-    headers.insert(VARY, HeaderValue::from_static("x-user, x-permissions"));
-    for link in links {
-        headers.append(LINK, link);
-    }
-    Ok(response)
-}
-
-/// `GET /orders?status=paid&after=...&limit=...`: orders in any of the
-/// states, a page at a time.
-async fn list<St: Orders>(
-    State(app): State<App<St>>,
-    query: ListQuery<OrderStatus, i64>,
-) -> Result<Listed<i64, Order>, Problem> {
-    let store = app.engine.store();
-    let Listed(mut page) = query.page(store).await?;
-    let ids: Vec<i64> = page.items.iter().map(|order| *order.id()).collect();
-    let mut payments = store.payments(&ids).await?;
-    page.items = page
-        .items
-        .into_iter()
-        .map(|order| {
-            order.map(|mut order| {
-                order.payment = payments.remove(&order.id).or(order.payment);
-                order
-            })
-        })
-        .collect();
-    Ok(Listed(page))
-}
-
-/// Every move of an order: `POST /orders/{id}/{action}` and `PATCH /orders/{id}`.
-async fn act<St: Orders>(
-    State(app): State<App<St>>,
-    user: DemoUser,
-    keyed: Option<KeyedRequest>,
-    request: MoveRequest<OrderStatus, i64>,
-) -> Result<Response, Problem> {
-    let request = if app.options.require_if_match {
-        request.require_if_match()
-    } else {
-        request
-    };
-    let (spec, instance) = request.into_parts();
-    let id = *spec.id();
-    St::perform(&app.engine, &user, spec, keyed)
-        .await
-        .map_err(|error| Problem::of_move(error, &id).with_instance(instance))
-}
-
-/// `POST /orders/actions/{action}`: one action on many orders (by id, or
-/// every order in some states, at most [`MAX_BULK`]), with a result per
-/// order and its payment.
-async fn act_on_many<St: Orders>(
-    State(app): State<App<St>>,
-    user: DemoUser,
-    ActionPath(action): ActionPath<OrderStatus>,
-    JsonObject(many): JsonObject<Many>,
-) -> Result<Bulk<i64, Order>, Problem> {
-    let instance = format!("/orders/actions/{action}");
-    let (results, more) = many
-        .perform(&app.engine, &user, action, MAX_BULK, &instance)
-        .await?;
-    let moved: Vec<i64> = results
-        .iter()
-        .filter(|(_, result)| result.is_ok())
-        .map(|(id, _)| *id)
-        .collect();
-    let mut payments = app
-        .engine
-        .store()
-        .payments(&moved)
-        .await
-        .map_err(|error| Problem::from(error).with_instance(instance.as_str()))?;
-    let results = results
-        .into_iter()
-        .map(|(id, result)| {
-            let result = result.map(|moved| {
-                moved.complete(|order| {
-                    order.payment = payments.remove(&order.id).or(order.payment.take());
-                })
-            });
-            (id, result)
-        })
-        .collect();
-    Ok(Bulk::new(results, more))
-}
-
-/// What this caller may do with the order now, after the guards and its
-/// permissions; `?explain=true` adds every move with its blockers.
-async fn transitions<St: Orders>(
-    State(app): State<App<St>>,
-    user: DemoUser,
-    id: ResourceId<i64, OrderStatus>,
-    Explain(explain): Explain,
-) -> Result<Transitions, Problem> {
-    let store = app.engine.store();
-    let order = id.load(store).await?;
-    let deadline = store.pending(&id).await?;
-    Ok(
-        Transitions::for_caller(order.value(), app.engine.rules(), &user, explain)
-            .await
-            .with_deadline(deadline.as_ref()),
-    )
-}
-
-async fn history<St: Orders>(
-    State(app): State<App<St>>,
-    id: ResourceId<i64, OrderStatus>,
-) -> Result<History<OrderStatus>, Problem> {
-    id.history(app.engine.store()).await
-}
-
-/// `GET /orders/events`: every committed move, as Server-Sent Events.
-async fn events<St: Orders + Clone>(
-    State(app): State<App<St>>,
-    user: DemoUser,
-    from: LastEventId,
-) -> Result<EventStream, Problem> {
-    EventStream::all(app.engine.store().clone(), app.engine.rules(), &user, from).await
-}
-
-/// `GET /orders/{id}/events`: the moves of one order, as Server-Sent Events.
-async fn order_events<St: Orders + Clone>(
-    State(app): State<App<St>>,
-    user: DemoUser,
-    id: ResourceId<i64, OrderStatus>,
-    from: LastEventId,
-) -> Result<EventStream, Problem> {
-    let order = id.load(app.engine.store()).await?;
-    let store = app.engine.store().clone();
-    EventStream::of(
-        store,
-        app.engine.rules(),
-        &user,
-        order.id().to_string(),
-        from,
-    )
-    .await
-}
-
-#[allow(clippy::unused_async, reason = "axum handlers are async fns")]
-async fn openapi_json() -> Response {
-    axum::Json(openapi()).into_response()
-}
-
-/// The service's `OpenAPI` 3.1 document. The problem responses of each
-/// route follow from its handler's extractors ([`Problems`]); only the
-/// successes are written here.
+/// The service's `OpenAPI` 3.1 document, generated from the same routes.
 #[must_use]
 pub fn openapi() -> OpenApi {
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("orders")
-                .version(env!("CARGO_PKG_VERSION")),
-        )
-        .paths(paths())
-        .components(Some(schemas()))
-        .build()
+    routes(MemoryOrders::new(), Options::default()).openapi()
 }
 
-type MoveProblems = (MoveRequest<OrderStatus, i64>, IdempotencyProblems);
-type IdProblems = ResourceId<i64, OrderStatus>;
-type BodyProblems = JsonObject<NewOrder>;
-
-fn json(schema: &str) -> Content {
-    ContentBuilder::new()
-        .schema(Some(Ref::from_schema_name(schema)))
-        .build()
-}
-
-fn success(
-    status: &str,
-    description: &str,
-    schema: Option<&str>,
-) -> (String, utoipa::openapi::Response) {
-    let mut response = ResponseBuilder::new().description(description);
-    if let Some(schema) = schema {
-        response = response.content("application/json", json(schema));
-    }
-    (status.to_owned(), response.build())
-}
-
-/// An operation answering `successes`, or the problems of `P`.
-fn operation<P: Problems>(
-    summary: &str,
-    successes: Vec<(String, utoipa::openapi::Response)>,
-) -> OperationBuilder {
-    let responses = successes.into_iter().fold(
-        problem_responses::<P>(ResponsesBuilder::new()),
-        |r, (status, response)| r.response(status, response),
-    );
-    OperationBuilder::new()
-        .summary(Some(summary))
-        .responses(responses.build())
-}
-
-fn id_parameter() -> Parameter {
-    ParameterBuilder::new()
-        .name("id")
-        .parameter_in(ParameterIn::Path)
-        .required(Required::True)
-        .schema(Some(
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .minimum(Some(1))
-                .maximum(Some(i64::MAX)),
-        ))
-        .build()
-}
-
-fn body(schema: &str) -> RequestBody {
-    RequestBodyBuilder::new()
-        .required(Some(Required::True))
-        .content("application/json", json(schema))
-        .build()
-}
-
-/// `/orders/{id}`: read, move by state, create under a chosen id.
-fn order_item() -> PathItem {
-    let order = Some("Order");
-    let moved = || {
-        vec![success(
-            "200",
-            "The moved order, with its new `ETag`",
-            order,
-        )]
-    };
-    PathItem::builder()
-        .operation(
-            HttpMethod::Get,
-            operation::<(IdProblems, Conditional)>(
-                "An order",
-                vec![
-                    success("200", "The order, with its `ETag`", order),
-                    success("304", "Not modified: `If-None-Match` matches", None),
-                ],
-            )
-            .parameter(id_parameter()),
-        )
-        .operation(
-            HttpMethod::Patch,
-            operation::<MoveProblems>("Move an order to a state", moved())
-                .parameter(id_parameter())
-                .request_body(Some(body("TargetState"))),
-        )
-        .operation(
-            HttpMethod::Put,
-            operation::<(
-                IdProblems,
-                Conditional,
-                BodyProblems,
-                IdempotencyProblems,
-                AlreadyExists,
-            )>(
-                "Create an order under a chosen id",
-                vec![
-                    success("201", "Created", order),
-                    success("200", "The identical order was there already", order),
-                ],
-            )
-            .parameter(id_parameter())
-            .request_body(Some(body("NewOrder"))),
-        )
-        .build()
-}
-
-/// `/orders/{id}/history`: the committed moves.
-fn history_item() -> PathItem {
-    let entries = ArrayBuilder::new().items(Ref::from_schema_name("OrderHistoryEntry"));
-    PathItem::new(
-        HttpMethod::Get,
-        operation::<IdProblems>(
-            "Every committed move of an order, oldest first",
-            vec![(
-                "200".to_owned(),
-                ResponseBuilder::new()
-                    .description("The history")
-                    .content(
-                        "application/json",
-                        ContentBuilder::new().schema(Some(entries)).build(),
-                    )
-                    .build(),
-            )],
-        )
-        .parameter(id_parameter()),
-    )
-}
-
-/// `/orders/events` and `/orders/{id}/events`: committed moves as
-/// Server-Sent Events, each `data` an `OrderEvent`.
-fn events_item(of_one: bool) -> PathItem {
-    let stream = ResponseBuilder::new()
-        .description(
-            "Server-Sent Events, `event: moved`, `id:` the event's position, `data:` the event; \
-             the stream stays open",
-        )
-        .content(
-            "text/event-stream",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("OrderEvent")))
-                .build(),
-        )
-        .build();
-    let successes = vec![("200".to_owned(), stream)];
-    let mut operation = if of_one {
-        operation::<(IdProblems, LastEventId)>("The committed moves of an order", successes)
-            .parameter(id_parameter())
-    } else {
-        operation::<LastEventId>("Every committed move, as it commits", successes)
-    };
-    for parameter in openapi::last_event_id_parameters() {
-        operation = operation.parameter(parameter);
-    }
-    PathItem::new(HttpMethod::Get, operation)
-}
-
-/// `POST /orders/{id}/{action}`, one operation per action: each has its
-/// own input.
-fn action_paths(mut paths: PathsBuilder) -> PathsBuilder {
-    for &action in <OrderStatusAction as conflict_runtime::Action>::ALL {
-        let moved = success("200", "The moved order, with its new `ETag`", Some("Order"));
-        let mut one = operation::<MoveProblems>(&format!("Apply `{action}`"), vec![moved])
-            .parameter(id_parameter());
-        if let Some((schema, required)) = input_of(action) {
-            one = one.request_body(Some(
-                RequestBodyBuilder::new()
-                    .required(Some(required))
-                    .content("application/json", json(schema))
-                    .build(),
-            ));
-        }
-        paths = paths.path(
-            format!("/orders/{{id}}/{action}"),
-            PathItem::new(HttpMethod::Post, one),
-        );
-        let many = success(
-            "200",
-            "A result per order: moved, or its problem",
-            Some("ManyMoved"),
-        );
-        let bulk = operation::<BulkProblems>(
-            &format!("Apply `{action}` to many orders: by id, or every order in some states (at most {MAX_BULK})"),
-            vec![many],
-        )
-        .request_body(Some(body(&format!("Many{}", pascal(&action.to_string())))));
-        paths = paths.path(
-            format!("/orders/actions/{action}"),
-            PathItem::new(HttpMethod::Post, bulk),
-        );
-    }
-    paths
-}
-
-/// The schema of an action's input, and whether a move requires it.
-fn input_of(action: OrderStatusAction) -> Option<(&'static str, Required)> {
-    match action {
-        OrderStatusAction::Pay => Some(("Pay", Required::False)),
-        OrderStatusAction::Ship => Some(("Shipment", Required::True)),
-        OrderStatusAction::Cancel => Some(("Cancellation", Required::False)),
-        OrderStatusAction::Refund | OrderStatusAction::Deliver | OrderStatusAction::Expire => None,
-    }
-}
-
-fn pascal(name: &str) -> String {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
-}
-
-/// The body of a bulk move by `action`: `ids` or `status`, and the input.
-fn many_orders(action: OrderStatusAction) -> utoipa::openapi::schema::Schema {
-    let ids = ArrayBuilder::new()
-        .items(
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .minimum(Some(i64::MIN))
-                .maximum(Some(i64::MAX)),
-        )
-        .max_items(Some(MAX_BULK));
-    let states = ArrayBuilder::new()
-        .items(Ref::from_schema_name("OrderState"))
-        .min_items(Some(1));
-    let nullable = |schema: &str| {
-        AnyOfBuilder::new()
-            .item(Ref::from_schema_name(schema))
-            .item(ObjectBuilder::new().schema_type(Type::Null))
-    };
-    let input = |object: ObjectBuilder| match input_of(action) {
-        Some((schema, Required::True)) => object
-            .property("input", Ref::from_schema_name(schema))
-            .required("input"),
-        Some((schema, _)) => object.property("input", nullable(schema)),
-        None => object.property(
-            "input",
-            ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-                Type::Object,
-                Type::Null,
-            ])),
-        ),
-    };
-    utoipa::openapi::schema::OneOfBuilder::new()
-        .item(input(
-            ObjectBuilder::new().property("ids", ids).required("ids"),
-        ))
-        .item(input(
-            ObjectBuilder::new()
-                .property("status", states)
-                .required("status"),
-        ))
-        .build()
-        .into()
-}
-
-/// `GET /orders?status=..&after=..&limit=..`.
-fn list_operation() -> OperationBuilder {
-    operation::<ListQuery<OrderStatus, i64>>(
-        "Orders in some states, a page at a time, in the order of their ids",
-        vec![success(
-            "200",
-            "A page, and where the next starts",
-            Some("OrderPage"),
-        )],
-    )
-    .parameter(
-        ParameterBuilder::new()
-            .name("status")
-            .parameter_in(ParameterIn::Query)
-            .required(Required::False)
-            .description(Some("The states (any of them); every state when absent"))
-            .schema(Some(
-                ArrayBuilder::new().items(Ref::from_schema_name("OrderState")),
-            )),
-    )
-    .parameter(
-        ParameterBuilder::new()
-            .name("after")
-            .parameter_in(ParameterIn::Query)
-            .required(Required::False)
-            .description(Some("The `next` of the page before"))
-            .schema(Some(
-                // The cursors of order ids: `c1.` and the id's digits in hex.
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some("^c1\\.(3[0-9]){1,18}$")),
-            )),
-    )
-    .parameter(
-        ParameterBuilder::new()
-            .name("limit")
-            .parameter_in(ParameterIn::Query)
-            .required(Required::False)
-            .schema(Some(
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(1))
-                    .maximum(Some(http::MAX_PAGE)),
-            )),
-    )
-}
-
-fn paths() -> Paths {
-    let order = Some("Order");
-    let explain = ParameterBuilder::new()
-        .name("explain")
-        .parameter_in(ParameterIn::Query)
-        .required(Required::False)
-        .description(Some(
-            "List every move the caller may request, with its blockers",
-        ))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::Boolean)));
-    let create = operation::<(BodyProblems, IdempotencyProblems)>(
-        "Create an order",
-        vec![success(
-            "201",
-            "The new order, with `Location` and `ETag`",
-            order,
-        )],
-    )
-    .request_body(Some(body("NewOrder")));
-    let list = list_operation();
-    action_paths(PathsBuilder::new())
-        .path(
-            "/orders",
-            PathItem::builder()
-                .operation(HttpMethod::Post, create)
-                .operation(HttpMethod::Get, list)
-                .build(),
-        )
-        .path("/orders/{id}", order_item())
-
-        .path(
-            "/orders/{id}/transitions",
-            PathItem::new(
-                HttpMethod::Get,
-                operation::<(IdProblems, Explain)>(
-                    "What this caller may do with an order now",
-                    vec![success(
-                        "200",
-                        "Current state, allowed actions and next states, after guards and permissions",
-                        Some("Transitions"),
-                    )],
-                )
-                .parameter(id_parameter())
-                .parameter(explain),
-            ),
-        )
-        .path("/orders/{id}/history", history_item())
-        .path("/orders/events", events_item(false))
-        .path("/orders/{id}/events", events_item(true))
-        .path(
-            "/state-machines/order",
-            PathItem::new(
-                HttpMethod::Get,
-                operation::<MachineProblems>(
-                    "The order machine: JSON, or `?format=svg|mermaid|dot|text`",
-                    vec![success("200", "The machine", Some("Machine"))],
-                ),
-            ),
-        )
-        .path(
-            "/openapi.json",
-            PathItem::new(
-                HttpMethod::Get,
-                operation::<()>("This document", vec![success("200", "OpenAPI 3.1", None)]),
-            ),
-        )
-        .build()
-}
-
-fn schemas() -> Components {
+/// The schemas the routes cannot know: the order, its create body and the
+/// actions' inputs.
+fn schemas<St: Orders>(routes: Routes<Order, St, DemoUser>) -> Routes<Order, St, DemoUser> {
     let string = || ObjectBuilder::new().schema_type(Type::String);
     let count = |minimum: u32| {
         ObjectBuilder::new()
@@ -1138,215 +554,72 @@ fn schemas() -> Components {
             .minimum(Some(minimum))
             .maximum(Some(u32::MAX))
     };
-    let components = openapi::components::<OrderStatus>(ComponentsBuilder::new())
-        .schema(
-            "Order",
-            ObjectBuilder::new()
-                .property(
-                    "id",
-                    ObjectBuilder::new()
-                        .schema_type(Type::Integer)
-                        .minimum(Some(1))
-                        .maximum(Some(i64::MAX)),
-                )
-                .property("status", Ref::from_schema_name("OrderState"))
-                .property("item", string())
-                .property("quantity", count(1))
-                .property("tracking_number", string())
-                .property(
-                    "payment",
-                    ObjectBuilder::new()
-                        .property("method", payment_method())
-                        .property("paid_at", string())
-                        .required("method")
-                        .required("paid_at"),
-                )
-                .property("deadline", openapi::deadline_schema::<OrderStatus>())
-                .property("actions", openapi::actions_schema::<OrderStatus>())
-                .required("id")
-                .required("status")
-                .required("item")
-                .required("quantity"),
-        )
-        .schema(
-            "NewOrder",
-            ObjectBuilder::new()
-                .property(
-                    "item",
-                    string().min_length(Some(1)).pattern(Some(item_pattern())),
-                )
-                .property("quantity", count(1))
-                .required("item")
-                .required("quantity"),
-        )
-        .schema("TargetState", target_state())
-        .schema(
-            "Pay",
-            ObjectBuilder::new().property("method", payment_method()),
-        )
-        .schema("OrderPage", order_page())
-        .schema("ManyMoved", many_moved())
-        .schema("Shipment", shipment())
-        .schema(
-            "Cancellation",
-            ObjectBuilder::new().property("reason", reason()),
-        )
-        .schema("Transitions", openapi::transitions_schema::<OrderStatus>())
-        .schema(
-            "Machine",
-            ObjectBuilder::new().description(Some("States, actions and moves")),
-        );
-    let mut components = components;
-    for &action in <OrderStatusAction as conflict_runtime::Action>::ALL {
-        components = components.schema(
-            format!("Many{}", pascal(&action.to_string())),
-            many_orders(action),
-        );
-    }
-    components.build()
-}
-
-/// A page of orders: `items`, and the cursor of the `next` page.
-fn order_page() -> ObjectBuilder {
-    ObjectBuilder::new()
+    let order = ObjectBuilder::new()
         .property(
-            "items",
-            ArrayBuilder::new().items(Ref::from_schema_name("Order")),
+            "id",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(i64::MIN))
+                .maximum(Some(i64::MAX)),
         )
+        .property("status", Ref::from_schema_name("OrderState"))
+        .property("item", string())
+        .property("quantity", count(1))
+        .property("tracking_number", string())
         .property(
-            "next",
-            ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-                Type::String,
-                Type::Null,
-            ])),
+            "payment",
+            ObjectBuilder::new()
+                .property("method", payment_method())
+                .property("paid_at", string())
+                .required("method")
+                .required("paid_at"),
         )
-        .required("items")
-        .required("next")
-}
-
-/// The answer to a bulk move: a result per order, and whether more matched.
-fn many_moved() -> ObjectBuilder {
-    let result = ObjectBuilder::new()
-        .property("id", ObjectBuilder::new().schema_type(Type::Integer))
-        .property("status", ObjectBuilder::new().schema_type(Type::Integer))
-        .property("resource", Ref::from_schema_name("Order"))
-        .property("problem", Ref::from_schema_name(openapi::PROBLEM))
+        .property("deadline", openapi::deadline_schema::<OrderStatus>())
+        .property("actions", openapi::actions_schema::<OrderStatus>())
         .required("id")
-        .required("status");
-    ObjectBuilder::new()
-        .property("results", ArrayBuilder::new().items(result))
-        .property("more", ObjectBuilder::new().schema_type(Type::Boolean))
-        .required("results")
-        .required("more")
+        .required("status")
+        .required("item")
+        .required("quantity");
+    let new_order = ObjectBuilder::new()
+        .property(
+            "item",
+            string().min_length(Some(1)).pattern(Some(item_pattern())),
+        )
+        .property("quantity", count(1))
+        .required("item")
+        .required("quantity");
+    let reason = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(REASON_LIMIT))
+        .pattern(Some(format!("^{NO_NUL}$")));
+    let tracking_number = string()
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .pattern(Some("^[A-Za-z0-9-]+$"));
+    routes
+        .schema(order.build())
+        .input_schema("NewOrder", new_order.build())
+        .input_schema(
+            "Pay",
+            ObjectBuilder::new()
+                .property("method", payment_method())
+                .build(),
+        )
+        .input_schema(
+            "Shipment",
+            ObjectBuilder::new()
+                .property("tracking_number", tracking_number)
+                .required("tracking_number")
+                .build(),
+        )
+        .input_schema(
+            "Cancellation",
+            ObjectBuilder::new().property("reason", reason).build(),
+        )
 }
 
 fn payment_method() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(["card", "invoice"]))
-}
-
-fn tracking_number() -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .min_length(Some(1))
-        .max_length(Some(64))
-        .pattern(Some("^[A-Za-z0-9-]+$"))
-}
-
-/// `cancel`'s reason: a string, or `null` for none.
-fn reason() -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-            Type::String,
-            Type::Null,
-        ]))
-        .max_length(Some(REASON_LIMIT))
-        .pattern(Some(format!("^{NO_NUL}$")))
-}
-
-fn shipment() -> ObjectBuilder {
-    ObjectBuilder::new()
-        .property("tracking_number", tracking_number())
-        .required("tracking_number")
-}
-
-/// `{"status": ...}`, with the input of the action that leads there:
-/// `shipped` needs a `tracking_number`, `cancelled` takes a `reason`.
-fn target_state() -> utoipa::openapi::schema::Schema {
-    let status = |names: Vec<&'static str>| {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(names))
-    };
-    let (paid, shipped, cancelled) = (
-        OrderStatus::Paid.name(),
-        OrderStatus::Shipped.name(),
-        OrderStatus::Cancelled.name(),
-    );
-    let others: Vec<&str> = OrderStatus::NAMES
-        .iter()
-        .copied()
-        .filter(|name| ![paid, shipped, cancelled].contains(name))
-        .collect();
-    AnyOfBuilder::new()
-        .item(
-            ObjectBuilder::new()
-                .property("status", status(others))
-                .required("status"),
-        )
-        .item(
-            ObjectBuilder::new()
-                .property("status", status(vec![paid]))
-                .property("method", payment_method())
-                .required("status"),
-        )
-        .item(
-            ObjectBuilder::new()
-                .property("status", status(vec![cancelled]))
-                .property("reason", reason())
-                .required("status"),
-        )
-        .item(
-            ObjectBuilder::new()
-                .property("status", status(vec![shipped]))
-                .property("tracking_number", tracking_number())
-                .required("status")
-                .required("tracking_number"),
-        )
-        .build()
-        .into()
-}
-
-/// A bulk move: its body, the caller's permission, the action's input.
-struct BulkProblems;
-
-impl Problems for BulkProblems {
-    fn problems(kinds: &mut Vec<ProblemKind>) {
-        <(BodyProblems, IdempotencyProblems)>::problems(kinds);
-        kinds.extend([
-            ProblemKind::Forbidden,
-            ProblemKind::UnknownState,
-            ProblemKind::Internal,
-        ]);
-    }
-}
-
-/// `PUT` answers 409 for a different order under a taken id.
-struct AlreadyExists;
-
-impl Problems for AlreadyExists {
-    fn problems(kinds: &mut Vec<ProblemKind>) {
-        kinds.extend([ProblemKind::AlreadyExists, ProblemKind::PreconditionFailed]);
-    }
-}
-
-/// `GET /state-machines/order` answers 400 for an unknown format, 406 when
-/// `Accept` matches none.
-struct MachineProblems;
-
-impl Problems for MachineProblems {
-    fn problems(kinds: &mut Vec<ProblemKind>) {
-        kinds.extend([ProblemKind::MalformedRequest, ProblemKind::NotAcceptable]);
-    }
 }

@@ -10,7 +10,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use conflict_runtime::http::{HOOK_FAILED, KeyedRequest, PgKeys};
 use conflict_runtime::moves::{
-    Deadlines, Engine, Event, HookError, MoveError, MoveSpec, Moved, Outbox, Wake,
+    Caller, Deadlines, Engine, Event, HookError, MoveError, MoveSpec, Moved, Outbox, Wake,
 };
 use conflict_runtime::store::{
     Create, List, MemoryStore, PgPool, PgStore, SqlitePool, SqliteStore, Store, StoreError,
@@ -18,7 +18,7 @@ use conflict_runtime::store::{
 };
 use sqlx::AssertSqlSafe;
 
-use crate::orders::{DemoUser, Order, OrderStatus, Payment, PaymentMethod};
+use crate::orders::{Order, OrderStatus, Payment, PaymentMethod};
 
 /// A store of orders: moves, creates, lists, `pay` with its payment, the
 /// outbox, and the customer's notifications.
@@ -37,7 +37,7 @@ pub trait Orders:
     /// where the keys are in the same database (Postgres).
     fn perform(
         engine: &Engine<Order, Self>,
-        caller: &DemoUser,
+        caller: &dyn Caller,
         spec: MoveSpec<OrderStatus, i64>,
         keyed: Option<KeyedRequest>,
     ) -> impl Future<Output = Result<Response, MoveError<OrderStatus>>> + Send;
@@ -85,7 +85,7 @@ fn shipped_message(shipped: &Event<OrderStatus>) -> String {
 impl Orders for MemoryStore<Order, i64> {
     async fn perform(
         engine: &Engine<Order, Self>,
-        caller: &DemoUser,
+        caller: &dyn Caller,
         spec: MoveSpec<OrderStatus, i64>,
         _: Option<KeyedRequest>,
     ) -> Result<Response, MoveError<OrderStatus>> {
@@ -173,7 +173,7 @@ where
 impl Orders for PgStore<Order, i64> {
     async fn perform(
         engine: &Engine<Order, Self>,
-        caller: &DemoUser,
+        caller: &dyn Caller,
         spec: MoveSpec<OrderStatus, i64>,
         keyed: Option<KeyedRequest>,
     ) -> Result<Response, MoveError<OrderStatus>> {
@@ -249,7 +249,7 @@ impl Orders for PgStore<Order, i64> {
 impl Orders for SqliteStore<Order, i64> {
     async fn perform(
         engine: &Engine<Order, Self>,
-        caller: &DemoUser,
+        caller: &dyn Caller,
         spec: MoveSpec<OrderStatus, i64>,
         _: Option<KeyedRequest>,
     ) -> Result<Response, MoveError<OrderStatus>> {

@@ -103,8 +103,6 @@ pub fn request(data: &[u8]) {
                 quantity,
                 tracking_number: None,
                 payment: None,
-                deadline: None,
-                actions: Vec::new(),
             });
         }
         let third = conflict_runtime::store::Move::Action(

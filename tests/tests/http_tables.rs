@@ -375,8 +375,6 @@ macro_rules! in_the_callers_transaction {
                 quantity: 1,
                 tracking_number: None,
                 payment: None,
-                deadline: None,
-                actions: Vec::new(),
             })
             .await
             .expect("create");

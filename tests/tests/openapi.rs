@@ -431,7 +431,7 @@ async fn every_route_and_every_observed_status_is_documented(backend: Backend) {
             .is_object()
     );
     // A pending order's deadline, in its representation and its transitions.
-    for schema in ["Order", "Transitions"] {
+    for schema in ["Order", "OrderTransitions"] {
         let deadline = &doc["components"]["schemas"][schema]["properties"]["deadline"];
         assert_eq!(
             deadline["properties"]["at"]["format"], "date-time",

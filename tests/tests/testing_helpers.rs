@@ -51,8 +51,6 @@ fn order(status: OrderStatus) -> Order {
         quantity: 1,
         tracking_number: None,
         payment: None,
-        deadline: None,
-        actions: Vec::new(),
     }
 }
 

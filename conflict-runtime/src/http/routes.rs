@@ -747,26 +747,17 @@ where
     if shared.actions.is_none() && deadline.is_none() {
         return Ok(conditional.respond(resource));
     }
-    let mut members = Vec::with_capacity(2);
-    let mut links = Vec::new();
+    let mut actions = Vec::new();
     if shared.actions.is_some() {
         let path = format!("{}/{}", shared.base, *id);
-        let actions = affordances(resource.value(), shared.engine.rules(), &caller, &path).await;
-        links = action_links(&actions);
-        if !actions.is_empty() {
-            members.push(("actions", served(&actions)?));
-        }
+        actions = affordances(resource.value(), shared.engine.rules(), &caller, &path).await;
     }
-    if let Some(deadline) = &deadline {
-        members.push(("deadline", served(deadline)?));
-    }
-    let mut body = served(resource.value())?;
-    if let Some(object) = body.as_object_mut() {
-        for (name, member) in members {
-            object.insert(name.to_owned(), member);
-        }
-    }
-    let mut response = conditional.respond(resource.map(|_| body));
+    let links = action_links(&actions);
+    let mut response = conditional.respond(resource.map(|resource| Shown {
+        resource,
+        actions,
+        deadline,
+    }));
     let headers = response.headers_mut();
     if let Some(vary) = &shared.actions {
         headers.insert(VARY, vary.clone());
@@ -777,12 +768,18 @@ where
     Ok(response)
 }
 
-/// `value` as JSON, or a logged 500.
-fn served(value: &impl Serialize) -> Result<serde_json::Value, Problem> {
-    serde_json::to_value(value).map_err(|error| {
-        tracing::error!(%error, "a representation does not serialize");
-        Problem::internal()
-    })
+/// A resource as `GET` shows it: its own members, then what the caller may
+/// do and its pending deadline, written in one pass (flattened, not built
+/// as a JSON value first).
+#[derive(Serialize)]
+#[serde(bound(serialize = "R: Serialize, S: StateMachine"))]
+struct Shown<R, S: StateMachine> {
+    #[serde(flatten)]
+    resource: R,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    actions: Vec<super::Affordance>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline: Option<Pending<S>>,
 }
 
 /// `POST {base}/{id}/{action}` and `PATCH {base}/{id}`.

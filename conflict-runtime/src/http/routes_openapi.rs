@@ -12,7 +12,7 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
-    Required, ResponseBuilder, ResponsesBuilder,
+    RefOr, Required, ResponseBuilder, ResponsesBuilder,
 };
 
 use super::openapi::{self, Problems, pascal, problem_responses_of};
@@ -364,21 +364,31 @@ where
         action: <R::State as StateMachine>::Action,
         max: usize,
     ) -> OperationBuilder {
-        let input = match self.rules().input_name(action) {
+        // An input that must be sent is required; otherwise it may be null.
+        let required = self.input_required(action);
+        let input: RefOr<Schema> = match self.rules().input_name(action) {
+            Some(input) if required => Ref::from_schema_name(input).into(),
             Some(input) => Schema::from(
                 AnyOfBuilder::new()
                     .item(Ref::from_schema_name(input))
                     .item(ObjectBuilder::new().schema_type(Type::Null)),
-            ),
-            None => ObjectBuilder::new()
-                .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
-                .into(),
+            )
+            .into(),
+            None => Schema::from(
+                ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::Object, Type::Null])),
+            )
+            .into(),
         };
         let by = |member: &str, schema: ArrayBuilder| {
-            ObjectBuilder::new()
+            let body = ObjectBuilder::new()
                 .property(member, schema)
                 .required(member)
-                .property("input", input.clone())
+                .property("input", input.clone());
+            if required {
+                body.required("input")
+            } else {
+                body
+            }
         };
         let body = OneOfBuilder::new()
             .item(by(

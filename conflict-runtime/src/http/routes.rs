@@ -63,10 +63,8 @@ pub struct Routes<R: Resource, St: Store<R>, C = Anonymous> {
     actions: Option<HeaderValue>,
     require_if_match: bool,
     /// Routes that need more of the store than every route does.
-    added: Vec<AddRoute<R, St>>,
-    lists: bool,
+    added: Vec<(Added, AddRoute<R, St>)>,
     bulk_max: Option<usize>,
-    streams: bool,
     /// The create routes of [`create_from`](Routes::create_from), and the
     /// name of their body's type.
     create_from: Option<(AddRoute<R, St>, &'static str)>,
@@ -108,7 +106,7 @@ where
     /// Whether the routes list by state.
     #[cfg(feature = "openapi")]
     pub(super) fn lists(&self) -> bool {
-        self.lists
+        self.adds(Added::Listing)
     }
 
     /// How many resources a bulk move names at most, if the routes move
@@ -140,7 +138,7 @@ where
     /// Whether the routes stream events.
     #[cfg(feature = "openapi")]
     pub(super) fn streams(&self) -> bool {
-        self.streams
+        self.adds(Added::Events)
     }
 
     /// The schemas given for the document.
@@ -180,8 +178,18 @@ where
     }
 }
 
-/// Adds a route that needs more of the store than every route does (the
-/// listing and bulk moves: [`List`]), given the base path.
+/// Routes that need more of the store than every route does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Added {
+    /// The listing, by [`List`].
+    Listing,
+    /// Bulk moves, by [`List`] for a filter by state.
+    Bulk,
+    /// Event streams, by [`Outbox`].
+    Events,
+}
+
+/// Adds such routes, given the base path.
 type AddRoute<R, St> = fn(Router<Shared<R, St>>, &str) -> Router<Shared<R, St>>;
 
 /// A future the routes keep a handle to, boxed.
@@ -202,13 +210,11 @@ type Found<R, St> = Versioned<<St as Store<R>>::Id, R>;
 
 /// The pending deadline of a resource, where the store keeps them
 /// ([`Routes::with_deadlines`]).
-type PendingOf<R, St> = for<'a> fn(
-    &'a St,
-    &'a <St as Store<R>>::Id,
-) -> Boxed<
-    'a,
-    Result<Option<Pending<<R as Resource>::State>>, StoreError<<R as Resource>::State>>,
->;
+type PendingOf<R, St> = for<'a> fn(&'a St, &'a <St as Store<R>>::Id) -> PendingFuture<'a, R>;
+
+/// What [`PendingOf`] answers.
+type PendingFuture<'a, R> =
+    Boxed<'a, Result<Option<Pending<<R as Resource>::State>>, StoreError<<R as Resource>::State>>>;
 
 /// A move made by code of yours ([`Routes::perform_with`]): the engine, the
 /// caller, the move asked for, and the request's idempotency key when the
@@ -291,6 +297,20 @@ impl<R: Resource, St: Store<R> + Clone> Clone for Shared<R, St> {
     }
 }
 
+impl<R: Resource, St: Store<R>, C> Routes<R, St, C> {
+    /// Whether the routes include the ones of `kind`.
+    fn adds(&self, kind: Added) -> bool {
+        self.added.iter().any(|(added, _)| *added == kind)
+    }
+
+    /// Adds the routes of `kind`, once.
+    fn add(&mut self, kind: Added, add: AddRoute<R, St>) {
+        if !self.adds(kind) {
+            self.added.push((kind, add));
+        }
+    }
+}
+
 impl<R, St> Routes<R, St, Anonymous>
 where
     R: Resource,
@@ -304,9 +324,7 @@ where
             actions: None,
             require_if_match: false,
             added: Vec::new(),
-            lists: false,
             bulk_max: None,
-            streams: false,
             create_from: None,
             complete: None,
             pending: None,
@@ -338,9 +356,7 @@ where
             actions: self.actions,
             require_if_match: self.require_if_match,
             added: self.added,
-            lists: self.lists,
             bulk_max: self.bulk_max,
-            streams: self.streams,
             create_from: self.create_from,
             complete: self.complete,
             pending: self.pending,
@@ -450,7 +466,7 @@ where
                 &format!("/state-machines/{}", <R::State as StateMachine>::RESOURCE),
                 get(super::machine::<R::State>),
             );
-        for add in self.added {
+        for (_, add) in self.added {
             router = add(router, &base);
         }
         #[cfg(feature = "openapi")]
@@ -495,11 +511,9 @@ where
     /// resources in any of the states, by the store's [`List`].
     #[must_use]
     pub fn listed(mut self) -> Self {
-        if !self.lists {
-            self.lists = true;
-            self.added
-                .push(|router, base| router.route(base, get(list::<R, St>)));
-        }
+        self.add(Added::Listing, |router, base| {
+            router.route(base, get(list::<R, St>))
+        });
         self
     }
 
@@ -515,14 +529,12 @@ where
         C: Caller + FromRequestParts<()> + 'static,
         <C as FromRequestParts<()>>::Rejection: IntoResponse,
     {
-        if self.bulk_max.is_none() {
-            self.added.push(|router, base| {
-                router.route(
-                    &format!("{base}/actions/{{action}}"),
-                    post(act_on_many::<R, St, C>),
-                )
-            });
-        }
+        self.add(Added::Bulk, |router, base| {
+            router.route(
+                &format!("{base}/actions/{{action}}"),
+                post(act_on_many::<R, St, C>),
+            )
+        });
         self.bulk_max = Some(max);
         self
     }
@@ -542,17 +554,14 @@ where
     /// sees the events of the actions it may take.
     #[must_use]
     pub fn events(mut self) -> Self {
-        if !self.streams {
-            self.streams = true;
-            self.added.push(|router, base| {
-                router
-                    .route(&format!("{base}/events"), get(events::<R, St, C>))
-                    .route(
-                        &format!("{base}/{{id}}/events"),
-                        get(resource_events::<R, St, C>),
-                    )
-            });
-        }
+        self.add(Added::Events, |router, base| {
+            router
+                .route(&format!("{base}/events"), get(events::<R, St, C>))
+                .route(
+                    &format!("{base}/{{id}}/events"),
+                    get(resource_events::<R, St, C>),
+                )
+        });
         self
     }
 }
@@ -576,7 +585,7 @@ where
 fn pending_of<'a, R: Resource, St: Deadlines<R>>(
     store: &'a St,
     id: &'a St::Id,
-) -> Boxed<'a, Result<Option<Pending<R::State>>, StoreError<R::State>>> {
+) -> PendingFuture<'a, R> {
     Box::pin(store.pending(id))
 }
 

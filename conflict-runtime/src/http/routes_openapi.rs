@@ -94,41 +94,7 @@ where
                     ),
                 ),
             );
-        for &action in <<R::State as StateMachine>::Action as Action>::ALL {
-            let mut one = operation(
-                &format!("Apply `{}`", action.name()),
-                &self.changing(move_kinds::<R::State>(self.requires_if_match())),
-                [(
-                    "200",
-                    "The moved resource, with its new `ETag`",
-                    Some(name.clone()),
-                )],
-            )
-            .parameter(id_parameter::<St::Id>());
-            if let Some(input) = self.rules().input_name(action) {
-                let required = if self.input_required(action) {
-                    Required::True
-                } else {
-                    Required::False
-                };
-                one = one.request_body(Some(
-                    RequestBodyBuilder::new()
-                        .required(Some(required))
-                        .content("application/json", json(input))
-                        .build(),
-                ));
-            }
-            paths = paths.path(
-                format!("{item}/{}", action.name()),
-                PathItem::new(HttpMethod::Post, one),
-            );
-            if let Some(max) = self.bulk_max() {
-                paths = paths.path(
-                    format!("{base}/actions/{}", action.name()),
-                    PathItem::new(HttpMethod::Post, self.bulk_operation(&name, action, max)),
-                );
-            }
-        }
+        paths = self.action_paths(paths, &name);
         if self.streams() {
             paths = paths
                 .path(
@@ -155,6 +121,49 @@ where
             .paths(paths.build())
             .components(Some(self.components(&name).build()))
             .build()
+    }
+
+    /// `{base}/{id}/{action}`, and `{base}/actions/{action}` where the
+    /// routes move in bulk: one operation per action, with its input.
+    fn action_paths(&self, mut paths: PathsBuilder, name: &str) -> PathsBuilder {
+        let base = self.base();
+        let item = format!("{base}/{{id}}");
+        for &action in <<R::State as StateMachine>::Action as Action>::ALL {
+            let mut one = operation(
+                &format!("Apply `{}`", action.name()),
+                &self.changing(move_kinds::<R::State>(self.requires_if_match())),
+                [(
+                    "200",
+                    "The moved resource, with its new `ETag`",
+                    Some(name.to_owned()),
+                )],
+            )
+            .parameter(id_parameter::<St::Id>());
+            if let Some(input) = self.rules().input_name(action) {
+                let required = if self.input_required(action) {
+                    Required::True
+                } else {
+                    Required::False
+                };
+                one = one.request_body(Some(
+                    RequestBodyBuilder::new()
+                        .required(Some(required))
+                        .content("application/json", json(input))
+                        .build(),
+                ));
+            }
+            paths = paths.path(
+                format!("{item}/{}", action.name()),
+                PathItem::new(HttpMethod::Post, one),
+            );
+            if let Some(max) = self.bulk_max() {
+                paths = paths.path(
+                    format!("{base}/actions/{}", action.name()),
+                    PathItem::new(HttpMethod::Post, self.bulk_operation(name, action, max)),
+                );
+            }
+        }
+        paths
     }
 
     /// `kinds`, and the problems of the [`Idempotency`](super::Idempotency)

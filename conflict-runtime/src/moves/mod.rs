@@ -83,5 +83,6 @@ pub use self::engine::{Engine, MOVE_ATTEMPTS, MoveSpec, Moved, Outcome, Uncommit
 pub use self::error::{Allowed, MoveError, MoveErrorKind};
 pub use self::input::{ActionInput, Input, InputError, Invalid, from_object};
 pub use self::outbox::{Dead, Delivery, EVENT_SCHEMA, Event, Outbox, Settled};
+#[cfg(feature = "axum")]
 pub(crate) use self::rules::short_type_name;
 pub use self::rules::{Anonymous, Asked, Asking, Caller, Committed, HookError, MoveOption, Rules};

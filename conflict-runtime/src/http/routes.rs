@@ -405,9 +405,10 @@ where
     }
 
     /// Completes what the routes answer with the resource (a read, a page,
-    /// a move's answer, a bulk move's results) with code of yours, given the
-    /// store and the resources as read: a payment kept in another table,
-    /// joined in. An error is the store's problem (a 500 for a backend).
+    /// a move's answer unless [`perform_with`](Routes::perform_with) makes
+    /// it, a bulk move's results) with code of yours, given the store and
+    /// the resources as read: a payment kept in another table, joined in.
+    /// An error is the store's problem (a 500 for a backend).
     #[must_use]
     pub fn read_with<F, Fut>(mut self, complete: F) -> Self
     where

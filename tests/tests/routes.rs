@@ -54,6 +54,25 @@ fn rules() -> Rules<Ticket> {
     })
 }
 
+/// Opens a ticket of each title, in order (ids from 1).
+async fn open_tickets(server: &support::Server, titles: &[&str]) {
+    for title in titles {
+        let (status, _, _) = send(
+            server
+                .client
+                .post(server.url("/tickets"))
+                .json(&json!({"title": title, "status": "open"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{title}");
+    }
+}
+
+/// The routes of tickets over a new store, to build on.
+fn tickets() -> Routes<Ticket, MemoryStore<Ticket>> {
+    Routes::new("/tickets", Engine::new(MemoryStore::new(), rules()))
+}
+
 fn app(tickets: MemoryStore<Ticket>) -> axum::Router {
     Routes::new("/tickets", Engine::new(tickets, rules()))
         .with_actions("authorization")
@@ -318,12 +337,7 @@ async fn the_generated_document_follows_the_declaration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moves_may_require_if_match_and_the_document_says_so() {
-    let routes = Routes::new(
-        "/tickets",
-        Engine::new(MemoryStore::<Ticket>::new(), rules()),
-    )
-    .require_if_match()
-    .with_openapi();
+    let routes = tickets().require_if_match().with_openapi();
     let server = support::Server::start(routes.router()).await;
     let client = &server.client;
     let url = |path: &str| server.url(path);
@@ -378,24 +392,11 @@ async fn moves_may_require_if_match_and_the_document_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_move_at_once_by_id_or_by_state() {
-    let routes = Routes::new(
-        "/tickets",
-        Engine::new(MemoryStore::<Ticket>::new(), rules()),
-    )
-    .bulk(3)
-    .with_openapi();
+    let routes = tickets().bulk(3).with_openapi();
     let server = support::Server::start(routes.router()).await;
     let client = &server.client;
     let url = |path: &str| server.url(path);
-    for title in ["a", "blocked", "c", "d"] {
-        let (status, _, _) = send(
-            client
-                .post(url("/tickets"))
-                .json(&json!({"title": title, "status": "open"})),
-        )
-        .await;
-        assert_eq!(status, 201);
-    }
+    open_tickets(&server, &["a", "blocked", "c", "d"]).await;
     let (status, _, _) = send(client.post(url("/tickets/4/close"))).await;
     assert_eq!(status, 200);
     let bulk = |action: &str, body: Value| {
@@ -491,24 +492,11 @@ async fn first_event(response: &mut reqwest::Response) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_moves_stream_as_events() {
-    let routes = Routes::new(
-        "/tickets",
-        Engine::new(MemoryStore::<Ticket>::new(), rules()),
-    )
-    .events()
-    .with_openapi();
+    let routes = tickets().events().with_openapi();
     let server = support::Server::start(routes.router()).await;
     let client = &server.client;
     let url = |path: &str| server.url(path);
-    for title in ["a", "b"] {
-        let (status, _, _) = send(
-            client
-                .post(url("/tickets"))
-                .json(&json!({"title": title, "status": "open"})),
-        )
-        .await;
-        assert_eq!(status, 201);
-    }
+    open_tickets(&server, &["a", "b"]).await;
     let mut all = client.get(url("/tickets/events")).send().await.unwrap();
     assert_eq!(all.status(), 200);
     assert_eq!(all.headers()["content-type"], "text/event-stream");
@@ -583,12 +571,7 @@ impl conflict_runtime::http::NewResource<Ticket, u64> for NewTicket {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_may_take_a_body_of_their_own() {
-    let routes = Routes::new(
-        "/tickets",
-        Engine::new(MemoryStore::<Ticket>::new(), rules()),
-    )
-    .create_from::<NewTicket>()
-    .with_openapi();
+    let routes = tickets().create_from::<NewTicket>().with_openapi();
     let server = support::Server::start(routes.router()).await;
     let client = &server.client;
     let url = |path: &str| server.url(path);
@@ -692,15 +675,7 @@ async fn reads_are_completed_and_moves_made_by_code_of_the_services() {
     let server = support::Server::start(completed.router()).await;
     let client = &server.client;
     let url = |path: &str| server.url(path);
-    for title in ["printer", "screen"] {
-        let (status, _, _) = send(
-            client
-                .post(url("/tickets"))
-                .json(&json!({"title": title, "status": "open"})),
-        )
-        .await;
-        assert_eq!(status, 201);
-    }
+    open_tickets(&server, &["printer", "screen"]).await;
     let (_, _, read) = send(client.get(url("/tickets/1"))).await;
     assert_eq!(read["title"], "PRINTER");
     let (_, _, page) = send(client.get(url("/tickets?status=open"))).await;

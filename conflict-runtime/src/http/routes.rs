@@ -397,8 +397,8 @@ where
     pub fn create_from<B: NewResource<R, St::Id>>(mut self) -> Self {
         let creates: AddRoute<R, St> = |router, base| {
             router
-                .route(base, post(create_new::<R, St, B>))
-                .route(&format!("{base}/{{id}}"), put(create_new_at::<R, St, B>))
+                .route(base, post(create::<R, St, B>))
+                .route(&format!("{base}/{{id}}"), put(create_at::<R, St, B>))
         };
         self.create_from = Some((creates, short_type_name::<B>()));
         self
@@ -454,8 +454,8 @@ where
             Some((creates, _)) => creates,
             None => |router, base| {
                 router
-                    .route(base, post(create::<R, St>))
-                    .route(&format!("{base}/{{id}}"), put(create_at::<R, St>))
+                    .route(base, post(create::<R, St, R>))
+                    .route(&format!("{base}/{{id}}"), put(create_at::<R, St, R>))
             },
         };
         let mut router = creates(Router::<Shared<R, St>>::new(), &base)
@@ -625,22 +625,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Anonymous {
     }
 }
 
-/// `POST {base}`: the body is the new resource, in an initial state.
-async fn create<R, St>(
-    State(shared): State<Shared<R, St>>,
-    JsonObject(value): JsonObject<R>,
-) -> Result<Response, Problem>
-where
-    R: Resource + Serialize,
-    St: Create<R>,
-    St::Id: Display,
-{
-    starts_initial(&value, &shared.base)?;
-    let created = shared.engine.store().create(value).await?;
-    let location = format!("{}/{}", shared.base, created.id());
-    Ok(Created::new(Inserted::Created(created), location).into_response())
-}
-
 /// A create's body other than the resource (an order's item and quantity,
 /// where the service fills in the rest): what [`Routes::create_from`] reads
 /// for `POST {base}` and `PUT {base}/{id}`.
@@ -654,8 +638,17 @@ pub trait NewResource<R: Resource, Id>: DeserializeOwned + Send + 'static {
     fn into_resource(self, id: Option<&Id>) -> Result<R, Invalid>;
 }
 
-/// `POST {base}` with [`Routes::create_from`].
-async fn create_new<R, St, B>(
+/// A resource is its own create body: what the generated routes read
+/// unless [`Routes::create_from`] names another.
+impl<R: Resource + DeserializeOwned, Id> NewResource<R, Id> for R {
+    fn into_resource(self, _: Option<&Id>) -> Result<R, Invalid> {
+        Ok(self)
+    }
+}
+
+/// `POST {base}`: a new resource from the body (the resource itself, or
+/// the type of [`Routes::create_from`]), in an initial state.
+async fn create<R, St, B>(
     State(shared): State<Shared<R, St>>,
     JsonObject(body): JsonObject<B>,
 ) -> Result<Response, Problem>
@@ -674,8 +667,8 @@ where
     Ok(Created::new(Inserted::Created(created), location).into_response())
 }
 
-/// `PUT {base}/{id}` with [`Routes::create_from`].
-async fn create_new_at<R, St, B>(
+/// `PUT {base}/{id}`: the same, under the client's id, at most once.
+async fn create_at<R, St, B>(
     State(shared): State<Shared<R, St>>,
     id: ResourceId<St::Id, R::State>,
     conditional: Conditional,
@@ -713,22 +706,6 @@ fn starts_initial<R: Resource>(value: &R, instance: &str) -> Result<(), Problem>
     )
     .with_instance(instance)
     .with("known_states", initial))
-}
-
-/// `PUT {base}/{id}`: creates under the client's id, at most once.
-async fn create_at<R, St>(
-    State(shared): State<Shared<R, St>>,
-    id: ResourceId<St::Id, R::State>,
-    conditional: Conditional,
-    JsonObject(value): JsonObject<R>,
-) -> Result<Created<St::Id, R>, Problem>
-where
-    R: Resource,
-    St: Store<R>,
-    St::Id: Display + Clone + Send + Sync + 'static,
-{
-    starts_initial(&value, &format!("{}/{}", shared.base, *id))?;
-    id.create(shared.engine.store(), value, &conditional).await
 }
 
 /// `GET {base}/{id}`, with what the caller may do when asked for.

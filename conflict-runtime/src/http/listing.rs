@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
-use super::problem::{self, Problem, ProblemKind, move_problem};
+use super::problem::{self, Problem, move_problem};
 use crate::machine::StateMachine;
 use crate::moves::{Caller, Engine, Input, Moved, Outcome};
 use crate::store::{List, Page, Resource, Store, Versioned};
@@ -240,7 +240,7 @@ impl Many {
         St::Id: FromStr + Display + Eq + std::hash::Hash + Clone + Send + Sync + 'static,
     {
         let invalid = |field: &'static str, detail: String| {
-            Problem::new(ProblemKind::InvalidInput, detail)
+            problem::invalid_value(detail)
                 .with_instance(instance)
                 .with("field", field)
         };

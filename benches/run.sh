@@ -139,7 +139,7 @@ step "5. SQL: moves on your tables (Postgres and SQLite), and pgbench's anchor"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 if psql "$DATABASE_URL" -qc 'select 1' >/dev/null 2>&1; then
     cargo build -q --release -p conflict-benches --bin pg-moves
-    if $quick; then pg_args=(1 1 8); else pg_args=(10 1 8 32); fi
+    if $quick; then pg_args=(1 1 8); else pg_args=(6 1 8 32); fi
     "$target/release/pg-moves" "${pg_args[@]}" >> "$results"
     # pgbench runs the same statement by hand, on a table of its own.
     schema="pgbench_conflict_$$"

@@ -168,7 +168,7 @@ struct Shape {
     columns: Vec<String>,
     get: Arc<str>,
     /// The move, by `Statement` and whether it edits.
-    apply: [[Arc<str>; 2]; 3],
+    apply: [[Arc<str>; 2]; 4],
     apply_each: Arc<str>,
     history: Arc<str>,
     /// A page: by whether it starts after an id, and whether it is of one
@@ -304,7 +304,8 @@ impl Names {
     }
 
     /// The move of one row, and the history row, in one statement: the
-    /// move's (from, to) pairs in `$2` and `$3`, the versions it expects in
+    /// move's (from, to) pairs in `$2` and `$3` (two texts when it has one
+    /// pair, two arrays otherwise), the versions it expects in
     /// `$4` (or NULL), the history's kind, action, actor, reason and
     /// metadata in `$5` to `$9`, an edit's JSON in `$10`.
     ///
@@ -353,7 +354,14 @@ impl Names {
                 ),
             )
         };
-        let (to, from, source, matched) = if shape == Statement::Inverted {
+        let (to, from, source, matched) = if shape == Statement::Single {
+            (
+                "$3::text".to_owned(),
+                "$2::text".to_owned(),
+                String::new(),
+                format!("t.{state}::text = $2::text"),
+            )
+        } else if shape == Statement::Inverted {
             (
                 format!("($3::text[])[array_position($2::text[], t.{state}::text)]"),
                 format!("($2::text[])[array_position($3::text[], t.{state}::text)]"),
@@ -570,7 +578,13 @@ impl Shape {
                 names.id
             )
             .into(),
-            apply: [Statement::Inverted, Statement::Joined, Statement::Locked].map(|shape| {
+            apply: [
+                Statement::Single,
+                Statement::Inverted,
+                Statement::Joined,
+                Statement::Locked,
+            ]
+            .map(|shape| {
                 [
                     names.apply(shape, None).into(),
                     names.apply(shape, Some(&edit)).into(),
@@ -904,13 +918,16 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
 /// Which statement moves a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Statement {
+    /// The move has one pair (`pay`: `pending` -> `paid`), bound as two
+    /// texts rather than arrays: the statement one writes by hand.
+    Single = 0,
     /// No two pairs of the move lead to one state: the state left is the
     /// pair's of the state entered.
-    Inverted = 0,
+    Inverted = 1,
     /// The row joined to the move's pairs.
-    Joined = 1,
+    Joined = 2,
     /// The row locked and read at its latest version first.
-    Locked = 2,
+    Locked = 3,
 }
 
 /// One move's parameters, bound the same way to every statement.
@@ -943,7 +960,9 @@ impl<'c> Bound<'c> {
         let mut entered = to.clone();
         entered.sort_unstable();
         entered.dedup();
-        let shape = if entered.len() == to.len() {
+        let shape = if to.len() == 1 {
+            Statement::Single
+        } else if entered.len() == to.len() {
             Statement::Inverted
         } else {
             Statement::Joined
@@ -963,7 +982,7 @@ impl<'c> Bound<'c> {
     /// move's own).
     async fn run<Id: PgKey>(
         &self,
-        shapes: &[[Arc<str>; 2]; 3],
+        shapes: &[[Arc<str>; 2]; 4],
         locked: bool,
         kind: &str,
         id: &Id,
@@ -975,10 +994,12 @@ impl<'c> Bound<'c> {
             self.shape
         };
         let sql = &shapes[shape as usize][usize::from(self.edited.is_some())];
-        let query = sqlx::query(AssertSqlSafe(Arc::clone(sql)))
-            .bind(id)
-            .bind(&self.from)
-            .bind(&self.to)
+        let query = sqlx::query(AssertSqlSafe(Arc::clone(sql))).bind(id);
+        let query = match (shape, self.from.as_slice(), self.to.as_slice()) {
+            (Statement::Single, [from], [to]) => query.bind(*from).bind(*to),
+            _ => query.bind(&self.from).bind(&self.to),
+        };
+        let query = query
             .bind(self.versions.as_deref())
             .bind(kind)
             .bind(self.action)

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use sqlx::postgres::{PgListener, PgPool, PgRow};
-use sqlx::{Acquire, Row};
+use sqlx::postgres::{PgConnection, PgListener, PgPool, PgRow};
+use sqlx::{Acquire, ConnectOptions, Row};
 use tokio::sync::watch;
 
 use super::Entry;
@@ -481,7 +481,9 @@ impl<R: PgRecord, Id: PgKey> Outbox<R> for PgStore<R, Id> {
 /// a lock at its commit that serializes every such commit with its WAL
 /// flush, which halved moves per second at 8 clients. One task per store
 /// sends the `NOTIFY`s instead, one for however many commits came while it
-/// sent the last, at most one per [`NOTIFY_EVERY`].
+/// sent the last, at most one per [`NOTIFY_EVERY`], on a connection of its
+/// own: one from the pool would cost the pool's check before each (a
+/// second round trip) and hand the moves a different connection each time.
 pub(super) fn commits(pool: &PgPool) -> Commits {
     let notifier = Arc::new(Notifier {
         pool: pool.clone(),
@@ -514,18 +516,17 @@ impl Notifier {
         {
             let (notifier, wake) = (Arc::downgrade(self), Arc::clone(&self.wake));
             runtime.spawn(async move {
+                let mut connection: Option<PgConnection> = None;
                 loop {
                     wake.notified().await;
                     let Some(notifier) = notifier.upgrade() else {
                         return;
                     };
                     while notifier.pending.swap(false, Ordering::AcqRel) {
-                        let sent = sqlx::query("SELECT pg_notify($1, '')")
-                            .bind(CHANNEL)
-                            .execute(&notifier.pool)
-                            .await;
-                        if let Err(error) = sent {
-                            // The other instances find the events when they look again.
+                        if let Err(error) = notifier.send(&mut connection).await {
+                            // The other instances find the events when they look again;
+                            // the next commit connects anew.
+                            connection = None;
                             tracing::warn!(%error, "could not NOTIFY other instances of a commit");
                         }
                         // The commits of the next few milliseconds share one NOTIFY.
@@ -534,6 +535,26 @@ impl Notifier {
                 }
             });
         }
+        self.wake.notify_one();
+    }
+
+    /// One `NOTIFY`, on `connection`, connected first if it is not.
+    async fn send(&self, connection: &mut Option<PgConnection>) -> Result<(), sqlx::Error> {
+        let connected = match connection {
+            Some(connected) => connected,
+            None => connection.insert(self.pool.connect_options().connect().await?),
+        };
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(connected)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Drop for Notifier {
+    fn drop(&mut self) {
+        // The task wakes, finds the store gone, and closes its connection.
         self.wake.notify_one();
     }
 }

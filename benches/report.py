@@ -251,7 +251,7 @@ if postgres:
         if one and tx:
             ratio = statistics.median(one.values()) / statistics.median(tx.values())
             if ratio < 0.90:
-                missed.append(f"{clients} clients ({ratio:.2f})")
+                missed.append(f"{clients} clients ({ratio:.3f})")
     w("In this run the ratio of medians " + ("misses it at " + ", ".join(missed) if missed
                                               else "meets it at every client count") + ".")
     if pgbench:

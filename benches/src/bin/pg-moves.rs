@@ -96,6 +96,22 @@ where
     rate
 }
 
+/// [`drive`] with every move legal, through `store`'s `apply`.
+async fn drive_legal<S: Store<Latch, Id = i64>>(store: &S, clients: usize, seconds: u64) -> f64 {
+    let store = store.clone();
+    drive(clients, seconds, move |door, round| {
+        let store = store.clone();
+        async move {
+            let action = toggle(open_or_closed(round));
+            store
+                .apply(&door, Change::new(Move::Action(action)).via(action))
+                .await
+                .is_ok()
+        }
+    })
+    .await
+}
+
 fn open_or_closed(round: usize) -> DoorState {
     if round.is_multiple_of(2) {
         DoorState::Closed
@@ -171,18 +187,7 @@ async fn postgres(
             for mode in order {
                 fresh_start(&pool).await?;
                 let rate = if mode == "store" {
-                    let store = store.clone();
-                    drive(clients, seconds, move |door, round| {
-                        let store = store.clone();
-                        async move {
-                            let action = toggle(open_or_closed(round));
-                            store
-                                .apply(&door, Change::new(Move::Action(action)).via(action))
-                                .await
-                                .is_ok()
-                        }
-                    })
-                    .await
+                    drive_legal(&store, clients, seconds).await
                 } else {
                     let pool = pool.clone();
                     drive(clients, seconds, move |door, round| {
@@ -355,18 +360,7 @@ async fn sqlite(seconds: u64, counts: &[usize]) -> Result<(), Box<dyn std::error
         sqlx::query("UPDATE bench_doors SET state = 'closed'")
             .execute(&pool)
             .await?;
-        let store = store.clone();
-        let rate = drive(clients, seconds, move |door, round| {
-            let store = store.clone();
-            async move {
-                let action = toggle(open_or_closed(round));
-                store
-                    .apply(&door, Change::new(Move::Action(action)).via(action))
-                    .await
-                    .is_ok()
-            }
-        })
-        .await;
+        let rate = drive_legal(&store, clients, seconds).await;
         println!("sqlite\t{clients}\t{rate:.0}");
     }
     pool.close().await;

@@ -957,15 +957,17 @@ impl<'c> Bound<'c> {
         storable_text(change.note.actor.as_deref())?;
         storable_text(change.note.reason.as_deref())?;
         let (from, to) = pairs(change.requested);
-        let mut entered = to.clone();
-        entered.sort_unstable();
-        entered.dedup();
         let shape = if to.len() == 1 {
             Statement::Single
-        } else if entered.len() == to.len() {
-            Statement::Inverted
         } else {
-            Statement::Joined
+            let mut entered = to.clone();
+            entered.sort_unstable();
+            entered.dedup();
+            if entered.len() == to.len() {
+                Statement::Inverted
+            } else {
+                Statement::Joined
+            }
         };
         Ok(Bound {
             shape,

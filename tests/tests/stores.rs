@@ -317,6 +317,21 @@ macro_rules! store_tests {
             )*
         }
 
+        /// Postgres on a table whose state and version columns are not
+        /// `text` and `bigint`, which the statements answer cast.
+        mod postgres_cast {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let Some(backend) = super::Backend::postgres().await else {
+                        return;
+                    };
+                    super::$test(backend.pg_lodges().await).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

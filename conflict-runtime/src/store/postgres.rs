@@ -163,6 +163,10 @@ struct Shape {
     deadline_at: Arc<str>,
     deadline_none: Arc<str>,
     id_column: String,
+    /// The columns the row's state (as text) and version (as bigint) are
+    /// read from.
+    state_read: String,
+    version_read: String,
     /// The columns a create or an edit writes (all but id, state and
     /// version, and generated ones), unquoted.
     columns: Vec<String>,
@@ -186,6 +190,11 @@ pub(super) struct Names {
     state: String,
     version: String,
     state_type: String,
+    /// Whether statements answer the state as text and the version as
+    /// bigint beside the row: only when the columns are of other types.
+    /// Otherwise the row's own columns are read, and the narrower row
+    /// costs Postgres less to build at every execution.
+    cast: Cast,
     pub(super) id_type: String,
     pub(super) kind: String,
     deadlines: Option<(String, String)>,
@@ -196,14 +205,76 @@ pub(super) struct Names {
 const HISTORY: &str = "INSERT INTO conflict_history
     (kind, id, version, from_state, to_state, action, actor, reason, metadata)";
 
-impl Names {
-    /// The row's state as text and its version, whatever the columns are
-    /// called: every statement returns them beside the row.
-    fn returned(&self, alias: &str) -> String {
-        let Names { state, version, .. } = self;
-        format!(
-            "{alias}.{state}::text AS conflict_state, {alias}.{version}::bigint AS conflict_version"
+/// The id and state columns' types, as `format_type` names them, and
+/// which of state and version the statements cast.
+#[derive(Debug, Clone)]
+struct ColumnTypes {
+    id: String,
+    state: String,
+    cast: Cast,
+}
+
+/// Which of the row's state and version every statement answers cast
+/// beside it, as `conflict_state` (text) and `conflict_version` (bigint).
+#[derive(Debug, Clone, Copy)]
+struct Cast {
+    state: bool,
+    version: bool,
+}
+
+impl Cast {
+    /// From the columns' types as `format_type` names them.
+    fn of(state_type: &str, version_type: &str) -> Self {
+        Cast {
+            state: state_type != "text",
+            version: version_type != "bigint",
+        }
+    }
+
+    /// The columns to read the state and the version from.
+    fn read_as(self, table: &Table) -> (&str, &str) {
+        (
+            if self.state {
+                "conflict_state"
+            } else {
+                &table.state
+            },
+            if self.version {
+                "conflict_version"
+            } else {
+                &table.version
+            },
         )
+    }
+}
+
+impl Names {
+    fn types(&self) -> ColumnTypes {
+        ColumnTypes {
+            id: self.id_type.clone(),
+            state: self.state_type.clone(),
+            cast: self.cast,
+        }
+    }
+
+    /// What every statement answers after the row (`{alias}.*`): its state
+    /// as text and its version as bigint where the columns are of other
+    /// types, each with a leading comma; nothing where they are not.
+    fn returned(&self, alias: &str) -> String {
+        let Names {
+            state,
+            version,
+            cast,
+            ..
+        } = self;
+        let mut returned = String::new();
+        if cast.state {
+            let _ = write!(returned, ", {alias}.{state}::text AS conflict_state");
+        }
+        if cast.version {
+            let _ = write!(returned, ", {alias}.{version}::bigint AS conflict_version");
+        }
+        returned
     }
 
     /// The state name `expression` as the machine names it now: an old
@@ -340,7 +411,7 @@ impl Names {
                 format!("current AS (SELECT t.* FROM {table} t WHERE t.{id} = $1 FOR UPDATE), "),
                 "c",
                 format!(
-                    "SELECT false, c.*, NULL, {} FROM current c WHERE",
+                    "SELECT false, c.*, NULL{} FROM current c WHERE",
                     self.returned("c")
                 ),
             )
@@ -349,7 +420,13 @@ impl Names {
                 String::new(),
                 "t",
                 format!(
-                    "SELECT false, t.*, NULL, {} FROM {table} t WHERE t.{id} = $1 AND",
+                    "SELECT false, t.*{}{} FROM {table} t WHERE t.{id} = $1 AND",
+                    // A one-pair move answers no from state: it is `$2`.
+                    if shape == Statement::Single {
+                        ""
+                    } else {
+                        ", NULL"
+                    },
                     self.returned("t")
                 ),
             )
@@ -392,17 +469,26 @@ impl Names {
                    SET {state} = CAST({to} AS {state_type}), {version} = t.{version} + 1{edit}{source}
                  WHERE t.{id} = $1 AND {matched}
                    AND ($4::bigint[] IS NULL OR {checked}.{version} = ANY($4))
-             RETURNING t.*, {from} AS conflict_from
+             RETURNING t.*{from_returned}
              ), logged AS (
                 {HISTORY}
                 SELECT $5, moved.{id}::text, moved.{version}, {from_state},
                        moved.{state}::text, $6, $7, $8, $9::jsonb
                   FROM moved
              ){deadlines}
-             SELECT true AS conflict_moved, moved.*, {moved} FROM moved
+             SELECT true AS conflict_moved, moved.*{moved} FROM moved
              UNION ALL
              {refused} NOT EXISTS (SELECT 1 FROM moved)",
-            from_state = self.current_name("moved.conflict_from"),
+            from_returned = if shape == Statement::Single {
+                String::new()
+            } else {
+                format!(", {from} AS conflict_from")
+            },
+            from_state = self.current_name(if shape == Statement::Single {
+                &from
+            } else {
+                "moved.conflict_from"
+            }),
             moved = self.returned("moved"),
             deadlines = self.deadline_ctes("moved"),
         )
@@ -435,9 +521,9 @@ impl Names {
                        moved.{state}::text, $6, $7, $8, $9::jsonb
                   FROM moved
              ){deadlines}
-             SELECT true AS conflict_moved, moved.*, {moved} FROM moved
+             SELECT true AS conflict_moved, moved.*{moved} FROM moved
              UNION ALL
-             SELECT false, t.*, NULL, {found} FROM {table} t
+             SELECT false, t.*, NULL{found} FROM {table} t
               WHERE t.{id} = ANY($1::{id_type}[])
                 AND NOT EXISTS (SELECT 1 FROM moved WHERE moved.{id} = t.{id})",
             from_state = self.current_name("moved.conflict_from"),
@@ -469,7 +555,7 @@ impl Names {
             format!("t.{state} = ANY(CAST($1::text[] AS {state_type}[]))")
         };
         format!(
-            "SELECT t.*, {} FROM {table} t
+            "SELECT t.*{} FROM {table} t
               WHERE {states}{after}
               ORDER BY t.{id} LIMIT $2",
             self.returned("t")
@@ -522,21 +608,21 @@ impl Names {
             // An id a client chose may be the sequence's next: skipped.
             if deadlines.is_empty() {
                 return format!(
-                    "{insert} ON CONFLICT ({id}) DO NOTHING RETURNING t.*, {}",
+                    "{insert} ON CONFLICT ({id}) DO NOTHING RETURNING t.*{}",
                     self.returned("t")
                 );
             }
             return format!(
                 "WITH inserted AS ({insert} ON CONFLICT ({id}) DO NOTHING RETURNING t.*){deadlines}
-                 SELECT inserted.*, {} FROM inserted",
+                 SELECT inserted.*{} FROM inserted",
                 self.returned("inserted")
             );
         }
         format!(
             "WITH inserted AS ({insert} ON CONFLICT ({id}) DO NOTHING RETURNING t.*){deadlines}
-             SELECT true AS conflict_created, inserted.*, {} FROM inserted
+             SELECT true AS conflict_created, inserted.*{} FROM inserted
              UNION ALL
-             SELECT false, t.*, {} FROM {table} t
+             SELECT false, t.*{} FROM {table} t
               WHERE t.{id} = $3 AND NOT EXISTS (SELECT 1 FROM inserted)",
             self.returned("inserted"),
             self.returned("t"),
@@ -550,17 +636,23 @@ impl Shape {
         table: &Table,
         kind: String,
         columns: Vec<String>,
-        id_type: String,
-        state_type: String,
+        types: ColumnTypes,
         deadlines: Vec<DeadlineRow>,
         computed: Vec<&'static str>,
     ) -> Self {
+        let ColumnTypes {
+            id: id_type,
+            state: state_type,
+            cast,
+        } = types;
+        let (state_read, version_read) = cast.read_as(table);
         let names = Names {
             table: quoted(&table.name),
             id: quoted(&table.id),
             state: quoted(&table.state),
             version: quoted(&table.version),
             state_type,
+            cast,
             id_type,
             kind: literal(&kind),
             deadlines: DeadlineRow::sql(&deadlines, &computed),
@@ -572,7 +664,7 @@ impl Shape {
         let edit = Names::edit(&columns);
         Shape {
             get: format!(
-                "SELECT t.*, {} FROM {} t WHERE t.{} = $1",
+                "SELECT t.*{} FROM {} t WHERE t.{} = $1",
                 names.returned("t"),
                 names.table,
                 names.id
@@ -602,6 +694,8 @@ impl Shape {
             deadlines,
             computed,
             id_column: table.id.clone(),
+            state_read: state_read.to_owned(),
+            version_read: version_read.to_owned(),
             columns,
         }
     }
@@ -629,7 +723,7 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         .await
         .map_err(backend)?;
         let mut columns = Vec::new();
-        let (mut id_type, mut state_type, mut has_version) = (None, None, false);
+        let (mut id_type, mut state_type, mut version_type) = (None, None, None);
         for row in &catalog {
             let name: String = row.try_get("name").map_err(backend)?;
             let column_type: String = row.try_get("type").map_err(backend)?;
@@ -639,7 +733,7 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
             } else if name == table.state {
                 state_type = Some(column_type);
             } else if name == table.version {
-                has_version = true;
+                version_type = Some(column_type);
             } else if !generated {
                 columns.push(name);
             }
@@ -652,9 +746,8 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         };
         let id_type = id_type.ok_or_else(|| missing(&table.id))?;
         let state_type = state_type.ok_or_else(|| missing(&table.state))?;
-        if !has_version {
-            return Err(missing(&table.version));
-        }
+        let version_type = version_type.ok_or_else(|| missing(&table.version))?;
+        let cast = Cast::of(&state_type, &version_type);
         let kind = table.kind_or::<R::State>();
         let served: Option<(String, String)> =
             sqlx::query_as(AssertSqlSafe(names::sql::served("$1")))
@@ -684,8 +777,11 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
                 &table,
                 kind,
                 columns,
-                id_type,
-                state_type,
+                ColumnTypes {
+                    id: id_type,
+                    state: state_type,
+                    cast,
+                },
                 DeadlineRow::declared::<R::State>(),
                 Vec::new(),
             )),
@@ -721,8 +817,7 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
             &shape.table,
             shape.kind.clone(),
             shape.columns.clone(),
-            shape.names.id_type.clone(),
-            shape.names.state_type.clone(),
+            shape.names.types(),
             DeadlineRow::with(&shape.deadlines, &deadline),
             shape.computed.clone(),
         ));
@@ -757,8 +852,7 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
             &shape.table,
             shape.kind.clone(),
             shape.columns.clone(),
-            shape.names.id_type.clone(),
-            shape.names.state_type.clone(),
+            shape.names.types(),
             DeadlineRow::without(&shape.deadlines, state.name()),
             computed,
         ));
@@ -834,14 +928,22 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         let id: Id = row
             .try_get(self.shape.id_column.as_str())
             .map_err(backend)?;
-        let raw_version: i64 = row.try_get("conflict_version").map_err(backend)?;
         let value = R::from_row(row).map_err(undecoded)?;
-        Ok(Versioned::new(id, version(raw_version), value))
+        Ok(Versioned::new(id, self.version_of(row)?, value))
     }
 
-    fn state_of(row: &PgRow) -> Result<R::State, StoreError<R::State>> {
-        let name: String = row.try_get("conflict_state").map_err(backend)?;
+    fn state_of(&self, row: &PgRow) -> Result<R::State, StoreError<R::State>> {
+        let name: String = row
+            .try_get(self.shape.state_read.as_str())
+            .map_err(backend)?;
         stored_state(name)
+    }
+
+    fn version_of(&self, row: &PgRow) -> Result<u64, StoreError<R::State>> {
+        let raw: i64 = row
+            .try_get(self.shape.version_read.as_str())
+            .map_err(backend)?;
+        Ok(version(raw))
     }
 
     async fn get_on(
@@ -892,8 +994,8 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         // Nothing moved: the row as the statement found it says why, unless
         // it would have allowed the move, which another move committed in
         // between must have changed. Then decide again under a lock.
-        let state = Self::state_of(&row)?;
-        let found = version(row.try_get("conflict_version").map_err(backend)?);
+        let state = self.state_of(&row)?;
+        let found = self.version_of(&row)?;
         match change.decide(found, state) {
             Ok(None) => return Ok((self.read(&row)?, false)),
             Err(refused) => return Err(refused),
@@ -906,8 +1008,8 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
         if row.try_get::<bool, _>("conflict_moved").map_err(backend)? {
             return Ok((self.read(&row)?, true));
         }
-        let state = Self::state_of(&row)?;
-        let locked = version(row.try_get("conflict_version").map_err(backend)?);
+        let state = self.state_of(&row)?;
+        let locked = self.version_of(&row)?;
         match change.decide(locked, state)? {
             None => Ok((self.read(&row)?, false)),
             Some(_) => Err(backend(Inconsistent(state.name()))),
@@ -1297,10 +1399,9 @@ impl<R: PgRecord, Id: PgKey> PgStore<R, Id> {
                 None => Err(StoreError::NotFound),
                 Some((true, row)) => self.read(row),
                 Some((false, row)) => {
-                    let decided = Self::state_of(row).and_then(|state| {
-                        let version = version(row.try_get("conflict_version").map_err(backend)?);
-                        part.decide(version, state)
-                    });
+                    let decided = self
+                        .state_of(row)
+                        .and_then(|state| part.decide(self.version_of(row)?, state));
                     match decided {
                         Ok(None) => self.read(row),
                         Err(refused) => Err(refused),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use conflict_examples::orders::{MemoryOrders, Options, router_with};
 use conflict_examples::storage::{migrate_postgres, migrate_sqlite, orders_table};
 use conflict_runtime::http::{MemoryKeys, PgKeys};
-use conflict_runtime::store::{PgPool, PgStore, SqlitePool, SqliteStore};
+use conflict_runtime::store::{PgPool, PgStore, SqlitePool, SqliteStore, Table};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
@@ -59,6 +59,15 @@ const PG_TABLES: &str = "
         label   text   NOT NULL,
         status  text   NOT NULL,
         version bigint NOT NULL DEFAULT 1
+    );
+    -- Rooms again, with a state and a version column of other types than
+    -- text and bigint: the statements answer both cast beside the row.
+    CREATE TABLE lodges (
+        id        bigserial PRIMARY KEY,
+        name      text        NOT NULL,
+        door      varchar(16) NOT NULL,
+        closes_at bigint,
+        version   integer     NOT NULL DEFAULT 1
     );
     CREATE TYPE door_state AS ENUM ('closed', 'open', 'locked');
     CREATE TABLE vaults (
@@ -187,6 +196,14 @@ impl Backend {
         PgStore::connect(self.pool().await, rooms_table())
             .await
             .expect("the rooms table")
+    }
+
+    /// The rooms of a Postgres backend in the `lodges` table: a `varchar`
+    /// state and an `integer` version.
+    pub async fn pg_lodges(&self) -> PgStore<Room, i64> {
+        PgStore::connect(self.pool().await, Table::new("lodges").state("door"))
+            .await
+            .expect("the lodges table")
     }
 
     /// The rooms of a SQLite backend.

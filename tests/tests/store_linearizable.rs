@@ -143,12 +143,27 @@ fn memory_histories_are_linearizable() {
 
 #[test]
 fn postgres_histories_are_linearizable_and_recorded() {
+    postgres_histories(false);
+}
+
+/// The same on a table whose state and version the statements answer cast.
+#[test]
+fn postgres_cast_histories_are_linearizable_and_recorded() {
+    postgres_histories(true);
+}
+
+/// The Postgres property, on the `rooms` table or on `lodges`.
+fn postgres_histories(lodges: bool) {
     let runtime = runtime();
     let Some(backend) = runtime.block_on(Backend::postgres()) else {
         return;
     };
     let pool = runtime.block_on(backend.pool());
-    let store = runtime.block_on(backend.pg_rooms());
+    let store = if lodges {
+        runtime.block_on(backend.pg_lodges())
+    } else {
+        runtime.block_on(backend.pg_rooms())
+    };
     TestRunner::new(Config::with_cases(16))
         .run(&histories(), |tasks| {
             let (id, history) = run_and_check(&runtime, &store, tasks)?;

@@ -293,6 +293,25 @@ async fn nul_characters_are_unstorable(store: impl Rooms) {
     assert_eq!(store.history(&id).await.unwrap(), []);
 }
 
+/// The tests of `store_tests!` on Postgres, in module `$name`, on the
+/// store `Backend::$store` makes.
+macro_rules! postgres_tests {
+    ($name:ident, $store:ident; $($test:ident),*) => {
+        mod $name {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let Some(backend) = super::Backend::postgres().await else {
+                        return;
+                    };
+                    super::$test(backend.$store().await).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+    };
+}
+
 macro_rules! store_tests {
     ($($test:ident),* $(,)?) => {
         mod memory {
@@ -304,33 +323,10 @@ macro_rules! store_tests {
             )*
         }
 
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let Some(backend) = super::Backend::postgres().await else {
-                        return;
-                    };
-                    super::$test(backend.pg_rooms().await).await;
-                    backend.finish().await;
-                }
-            )*
-        }
-
-        /// Postgres on a table whose state and version columns are not
-        /// `text` and `bigint`, which the statements answer cast.
-        mod postgres_cast {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    let Some(backend) = super::Backend::postgres().await else {
-                        return;
-                    };
-                    super::$test(backend.pg_lodges().await).await;
-                    backend.finish().await;
-                }
-            )*
-        }
+        postgres_tests!(postgres, pg_rooms; $($test),*);
+        // A table whose state and version columns are not `text` and
+        // `bigint`, which the statements answer cast.
+        postgres_tests!(postgres_cast, pg_lodges; $($test),*);
 
         mod sqlite {
             $(
